@@ -1,0 +1,88 @@
+"""Packaging metadata for ltsc (the single source of truth; pyproject.toml only names the build backend).
+
+Install for development with ``pip install -e '.[test]'``; Dataflow ships the package to workers with
+``--setup_file ./setup.py``.
+"""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+_HERE = Path(__file__).resolve().parent
+
+_BEAM = [
+    # Not the `dill` extra: apache-beam[dill] does not resolve together with `datasets`.
+    "apache-beam[dataframe]==2.77.*",
+    "pyarrow",
+    "tokenizers",
+    "transformers",
+    "datasets",
+    "matplotlib",
+    "rich",
+]
+_DASK = [
+    "apache-beam[dask]==2.77.*",
+    "distributed",
+]
+_TRAIN = [
+    "torch==2.13.0",
+]
+_TEST = [
+    *_BEAM,
+    *_DASK,
+    "pytest",
+    "pytest-timeout",
+    "hypothesis",
+    "scipy",
+    "ruff",
+    # The bundled GPT-2 tokenizer is checked id-for-id against tiktoken (tests/pipelines/test_tokenizer.py).
+    "tiktoken",
+]
+
+_EXTRAS = {
+    "beam": _BEAM,
+    "dask": _DASK,
+    "train": _TRAIN,
+    "test": _TEST,
+}
+_EXTRAS["all"] = sorted({req for reqs in _EXTRAS.values() for req in reqs})
+
+setup(
+    name="ltsc",
+    version="0.1.0",
+    description=(
+        "Lossless Token Sequence Compression via meta-tokens (arXiv 2506.00307) as an Apache Beam preprocessing plugin"
+    ),
+    long_description=(_HERE / "README.md").read_text(encoding="utf-8") if (_HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(
+        include=["ltsc", "ltsc.*", "numba_kernels", "numba_kernels.*", "pipelines", "pipelines.*"],
+    ),
+    package_data={
+        "pipelines.assets": [
+            "tokenizers/*/*.json",
+            "tokenizers/*/LICENSE",
+            "tokenizers/*/NOTICE",
+            "sample/*.parquet",
+            "sample/README.md",
+        ],
+    },
+    include_package_data=True,
+    install_requires=[
+        "numpy",
+        "numba",
+    ],
+    extras_require=_EXTRAS,
+    entry_points={
+        "console_scripts": [
+            "ltsc = pipelines.cli:main",
+            "ltsc-pipeline = pipelines.run:main",
+        ],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3.11",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
