@@ -88,9 +88,7 @@ def _add_counts(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
     return dict(sorted(out.items()))
 
 
-def _add_sources(
-    a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]]
-) -> dict[str, dict[str, int]]:
+def _add_sources(a: Mapping[str, Mapping[str, int]], b: Mapping[str, Mapping[str, int]]) -> dict[str, dict[str, int]]:
     out = {k: dict(v) for k, v in a.items()}
     for k, v in b.items():
         out[k] = _add_counts(out.get(k, {}), v) if k in out else dict(v)
@@ -167,9 +165,8 @@ class CompressionStats:
             if len(getattr(self, name)) != n:
                 raise ValueError(f"{name} must have {n} bins, got {len(getattr(self, name))}")
         if sum(self.reject_reasons.values()) != self.records_rejected:
-            raise ValueError(
-                f"reject_reasons sum to {sum(self.reject_reasons.values())}, records_rejected is {self.records_rejected}"
-            )
+            total = sum(self.reject_reasons.values())
+            raise ValueError(f"reject_reasons sum to {total}, records_rejected is {self.records_rejected}")
         if self.records_compressed > self.records_out:
             raise ValueError("records_compressed cannot exceed records_out")
 
@@ -234,9 +231,7 @@ class CompressionStats:
         )
 
     @classmethod
-    def from_rejects(
-        cls, reasons: Iterable[str], sources: Sequence[str | None] | None = None
-    ) -> CompressionStats:
+    def from_rejects(cls, reasons: Iterable[str], sources: Sequence[str | None] | None = None) -> CompressionStats:
         """Stats of rejected records.
 
         Args:
