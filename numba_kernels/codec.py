@@ -1,0 +1,433 @@
+"""Serialization of format v1: substitution (compress) and expansion (decompress).
+
+Array contract: batches are flat ``int32`` values with ``int64`` offsets of
+length ``records + 1`` (an Arrow list column's layout). Kernels never raise on
+bad data: they return an error code and the offending position per record,
+and the Python layer turns those into exceptions.
+
+Reserved ids relative to the base ``B``: ``B`` opens the dictionary, ``B + 1``
+closes it, ``B + 2 + k`` is meta-token ``k`` for ``0 <= k < pool``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.select import _paper_select, _savings_select
+
+STRATEGY_NONE = 0
+STRATEGY_PAPER = 1
+STRATEGY_SAVINGS = 2
+
+# Error codes of the decoder; ltsc.errors maps them to messages.
+OK = 0
+E_MISSING_CLOSE = 1
+E_UNDEFINED_META = 2
+E_REDEFINED_META = 3
+E_EMPTY_DEFINITION = 4
+E_STRAY_OPEN = 5
+E_STRAY_CLOSE = 6
+E_META_OUT_OF_POOL = 7
+E_NEGATIVE_ID = 8
+E_SELF_REFERENCE = 9
+E_EMPTY_DICTIONARY = 10
+E_TOO_LARGE = 11
+E_TOKEN_BEFORE_ENTRY = 12
+E_META_OUTSIDE_DICTIONARY = 13
+
+_U = np.uint64
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _mix64(x):
+    """SplitMix64's finalizer: a fast, well-distributed 64-bit bijection."""
+    x = (x ^ (x >> _U(30))) * _U(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> _U(27))) * _U(0x94D049BB133111EB)
+    return x ^ (x >> _U(31))
+
+
+@njit(**JIT_OPTIONS)
+def _record_seed(s, seed):
+    """FNV-1a over the record's ids, mixed with the global seed: same record, same seed."""
+    h = _U(0xCBF29CE484222325) ^ _mix64(_U(seed))
+    for i in range(s.shape[0]):
+        h = (h ^ _U(s[i] & 0xFFFFFFFF)) * _U(0x100000001B3)
+    return _mix64(h ^ _U(s.shape[0]))
+
+
+@njit(**JIT_OPTIONS)
+def _meta_order(count, pool, state):
+    """The first ``count`` values of a seeded random permutation of ``range(pool)`` (partial Fisher-Yates)."""
+    perm = np.arange(pool)
+    for j in range(count):
+        state = state + _U(0x9E3779B97F4A7C15)
+        r = np.int64(_mix64(state) % _U(pool - j))
+        t = perm[j]
+        perm[j] = perm[j + r]
+        perm[j + r] = t
+    return perm[:count]
+
+
+@njit(**JIT_OPTIONS)
+def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
+    """Drop all but the ``pool`` entries with the largest gain (ties: the earlier).
+
+    Flat occurrences are disjoint, so a dropped entry's occurrences simply turn
+    back into the tokens they stood for and the other entries' gains hold.
+    """
+    m = entry_len.shape[0]
+    if m <= pool:
+        return occ, entry_len, entry_src, entry_gain
+    order = np.argsort(-entry_gain, kind="mergesort")
+    keep = np.zeros(m, np.bool_)
+    for j in range(pool):
+        keep[order[j]] = True
+    new_index = np.full(m, -1, np.int64)
+    k = 0
+    for j in range(m):
+        if keep[j]:
+            new_index[j] = k
+            k += 1
+    for p in range(occ.shape[0]):
+        if occ[p] >= 0:
+            occ[p] = new_index[occ[p]]
+    return occ, entry_len[keep], entry_src[keep], entry_gain[keep]
+
+
+@njit(**JIT_OPTIONS)
+def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds):
+    """Compress one record ``s`` (int64) into ``out`` (int32, at least ``len(s)`` long).
+
+    Returns:
+        ``(length, entries)``: the number of values written and of dictionary entries.
+    """
+    n = s.shape[0]
+    if strategy == STRATEGY_PAPER:
+        occ, entry_len, entry_src, entry_gain = _paper_select(s, max_len)
+        occ, entry_len, entry_src, entry_gain = _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool)
+    elif strategy == STRATEGY_SAVINGS:
+        occ, entry_len, entry_src, entry_gain = _savings_select(s, max_len, pool, max_rounds)
+    else:
+        occ = np.full(0, -1, np.int64)
+        entry_gain = np.zeros(0, np.int64)
+        entry_len = entry_gain
+        entry_src = entry_gain
+    m = entry_len.shape[0]
+    total_gain = 0
+    for e in range(m):
+        total_gain += entry_gain[e]
+    if m == 0 or total_gain <= 2:  # the delimiters cost 2: emit unchanged unless strictly shorter
+        for i in range(n):
+            out[i] = s[i]
+        return n, 0
+    meta = _meta_order(m, pool, _record_seed(s, seed))
+    w = 0
+    out[w] = base
+    w += 1
+    for e in range(m):
+        out[w] = base + 2 + meta[e]
+        w += 1
+        src = entry_src[e]
+        for i in range(entry_len[e]):
+            out[w] = s[src + i]
+            w += 1
+    out[w] = base + 1
+    w += 1
+    p = 0
+    while p < n:
+        e = occ[p]
+        if e >= 0:
+            out[w] = base + 2 + meta[e]
+            p += entry_len[e]
+        else:
+            out[w] = s[p]
+            p += 1
+        w += 1
+    return w, m
+
+
+@njit(**JIT_OPTIONS)
+def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds):
+    """Compress every record of a batch; output is never longer than the input."""
+    nrec = offsets.shape[0] - 1
+    out = np.empty(values.shape[0], np.int32)
+    out_offsets = np.zeros(nrec + 1, np.int64)
+    entries = np.zeros(nrec, np.int32)
+    w = 0
+    for r in range(nrec):
+        s = values[offsets[r] : offsets[r + 1]].astype(np.int64)
+        length, m = _compress_into(s, out[w:], base, pool, strategy, max_len, seed, max_rounds)
+        w += length
+        out_offsets[r + 1] = w
+        entries[r] = m
+    return out[:w], out_offsets, entries
+
+
+@njit(**JIT_OPTIONS)
+def _first_invalid(values, offsets, base):
+    """Per record, the position of the first id outside ``[0, base)``, or -1."""
+    nrec = offsets.shape[0] - 1
+    bad = np.full(nrec, -1, np.int64)
+    for r in range(nrec):
+        for i in range(offsets[r], offsets[r + 1]):
+            v = values[i]
+            if v < 0 or v >= base:
+                bad[r] = i - offsets[r]
+                break
+    return bad
+
+
+@njit(**JIT_OPTIONS)
+def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at):
+    """Validate one record and compute its decompressed length.
+
+    Fills ``def_lo/def_hi`` (definition span in ``seq``), ``exp_len`` (expanded
+    length) and ``defined_at`` (entry order, -1 when undefined) per meta index.
+
+    Returns:
+        ``(error, position, out_len, body_start)``.
+    """
+    n = seq.shape[0]
+    close = base + 1
+    first_meta = base + 2
+    end_meta = base + 2 + pool
+    for k in range(pool):
+        defined_at[k] = -1
+    if n == 0 or seq[0] != base:
+        # A record stored unchanged: nothing reserved may appear in it.
+        for i in range(n):
+            v = seq[i]
+            if v < 0:
+                return E_NEGATIVE_ID, i, 0, 0
+            if v == base:
+                return E_STRAY_OPEN, i, 0, 0
+            if v == close:
+                return E_STRAY_CLOSE, i, 0, 0
+            if v >= end_meta:
+                return E_META_OUT_OF_POOL, i, 0, 0
+            if v >= first_meta:
+                return E_META_OUTSIDE_DICTIONARY, i, 0, 0
+        return OK, 0, n, 0
+    current = -1
+    order = 0
+    i = 1
+    closed = False
+    while i < n:
+        v = seq[i]
+        if v < 0:
+            return E_NEGATIVE_ID, i, 0, 0
+        if v == base:
+            return E_STRAY_OPEN, i, 0, 0
+        if v >= end_meta:
+            return E_META_OUT_OF_POOL, i, 0, 0
+        if v == close or (v >= first_meta and (defined_at[v - first_meta] < 0 or not hierarchical)):
+            # End of the current entry (if any).
+            if current >= 0:
+                if def_hi[current] == def_lo[current]:
+                    return E_EMPTY_DEFINITION, i, 0, 0
+            if v == close:
+                if current < 0:
+                    return E_EMPTY_DICTIONARY, i, 0, 0
+                closed = True
+                i += 1
+                break
+            k = v - first_meta
+            if defined_at[k] >= 0:
+                return E_REDEFINED_META, i, 0, 0
+            defined_at[k] = order
+            order += 1
+            def_lo[k] = i + 1
+            def_hi[k] = i + 1
+            exp_len[k] = 0
+            current = k
+        else:
+            if current < 0:
+                return E_TOKEN_BEFORE_ENTRY, i, 0, 0
+            if v >= first_meta:
+                k = v - first_meta
+                if k == current:
+                    return E_SELF_REFERENCE, i, 0, 0
+                exp_len[current] += exp_len[k]
+            else:
+                exp_len[current] += 1
+            if exp_len[current] > limit:
+                return E_TOO_LARGE, i, 0, 0
+            def_hi[current] = i + 1
+        i += 1
+    if not closed:
+        return E_MISSING_CLOSE, n, 0, 0
+    body_start = i
+    total = 0
+    for j in range(body_start, n):
+        v = seq[j]
+        if v < 0:
+            return E_NEGATIVE_ID, j, 0, 0
+        if v == base:
+            return E_STRAY_OPEN, j, 0, 0
+        if v == close:
+            return E_STRAY_CLOSE, j, 0, 0
+        if v >= end_meta:
+            return E_META_OUT_OF_POOL, j, 0, 0
+        if v >= first_meta:
+            k = v - first_meta
+            if defined_at[k] < 0:
+                return E_UNDEFINED_META, j, 0, 0
+            total += exp_len[k]
+        else:
+            total += 1
+        if total > limit:
+            return E_TOO_LARGE, j, 0, 0
+    return OK, 0, total, body_start
+
+
+@njit(**JIT_OPTIONS)
+def _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at):
+    """Write the expansion of a record that :func:`_parse` accepted; returns its length."""
+    first_meta = base + 2
+    if seq.shape[0] == 0 or seq[0] != base:
+        for i in range(seq.shape[0]):
+            out[i] = seq[i]
+        return seq.shape[0]
+    # Expand definitions in dictionary order into scratch: a reference always
+    # points to an earlier entry, whose expansion is already there.
+    nent = 0
+    for k in range(pool):
+        if defined_at[k] >= 0:
+            nent += 1
+    by_order = np.empty(nent, np.int64)
+    for k in range(pool):
+        if defined_at[k] >= 0:
+            by_order[defined_at[k]] = k
+    w = 0
+    for j in range(nent):
+        k = by_order[j]
+        exp_at[k] = w
+        for i in range(def_lo[k], def_hi[k]):
+            v = seq[i]
+            if v >= first_meta:
+                src = exp_at[v - first_meta]
+                for t in range(exp_len[v - first_meta]):
+                    scratch[w] = scratch[src + t]
+                    w += 1
+            else:
+                scratch[w] = v
+                w += 1
+    o = 0
+    for i in range(body_start, seq.shape[0]):
+        v = seq[i]
+        if v >= first_meta:
+            k = v - first_meta
+            src = exp_at[k]
+            for t in range(exp_len[k]):
+                out[o] = scratch[src + t]
+                o += 1
+        else:
+            out[o] = v
+            o += 1
+    return o
+
+
+@njit(**JIT_OPTIONS)
+def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
+    """Decompress a batch; on the first malformed record, stop and report it.
+
+    Returns:
+        ``(out_values, out_offsets, bad_record, error, position)``; ``bad_record`` is -1 when all parsed.
+    """
+    nrec = offsets.shape[0] - 1
+    def_lo = np.zeros(pool, np.int64)
+    def_hi = np.zeros(pool, np.int64)
+    exp_len = np.zeros(pool, np.int64)
+    defined_at = np.full(pool, -1, np.int64)
+    exp_at = np.zeros(pool, np.int64)
+    lengths = np.zeros(nrec, np.int64)
+    total = 0
+    for r in range(nrec):
+        seq = values[offsets[r] : offsets[r + 1]]
+        err, pos, length, _ = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        if err != OK:
+            return values[:0], offsets[:1], r, err, pos
+        lengths[r] = length
+        total += length
+    out = np.empty(total, np.int32)
+    out_offsets = np.zeros(nrec + 1, np.int64)
+    scratch = np.empty(16, np.int32)
+    o = 0
+    for r in range(nrec):
+        seq = values[offsets[r] : offsets[r + 1]]
+        _, _, _, body_start = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        need = 0
+        for k in range(pool):
+            if defined_at[k] >= 0:
+                need += exp_len[k]
+        if need > scratch.shape[0]:
+            scratch = np.empty(need, np.int32)
+        o += _expand_into(seq, out[o:], base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at)
+        out_offsets[r + 1] = o
+    return out, out_offsets, -1, OK, 0
+
+
+@njit(**JIT_OPTIONS)
+def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierarchical):
+    """Per record: 0 when ``decompress(compressed) == original``, else an error code (-1: content mismatch)."""
+    nrec = offsets.shape[0] - 1
+    status = np.zeros(nrec, np.int64)
+    def_lo = np.zeros(pool, np.int64)
+    def_hi = np.zeros(pool, np.int64)
+    exp_len = np.zeros(pool, np.int64)
+    defined_at = np.full(pool, -1, np.int64)
+    exp_at = np.zeros(pool, np.int64)
+    scratch = np.empty(16, np.int32)
+    out = np.empty(16, np.int32)
+    for r in range(nrec):
+        seq = values[offsets[r] : offsets[r + 1]]
+        want = orig_values[orig_offsets[r] : orig_offsets[r + 1]]
+        limit = want.shape[0]
+        err, _, length, body_start = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        if err != OK:
+            status[r] = err
+            continue
+        if length != want.shape[0]:
+            status[r] = -1
+            continue
+        need = 0
+        for k in range(pool):
+            if defined_at[k] >= 0:
+                need += exp_len[k]
+        if need > scratch.shape[0]:
+            scratch = np.empty(need, np.int32)
+        if length > out.shape[0]:
+            out = np.empty(length, np.int32)
+        _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at)
+        for i in range(length):
+            if out[i] != want[i]:
+                status[r] = -1
+                break
+    return status
+
+
+@njit(**JIT_OPTIONS)
+def _dictionary_sizes(values, offsets, base, pool):
+    """Per record, the number of dictionary entries (0 for records stored unchanged).
+
+    Counts distinct meta ids inside the dictionary, so hierarchical references
+    to earlier entries are not counted twice.
+    """
+    nrec = offsets.shape[0] - 1
+    sizes = np.zeros(nrec, np.int32)
+    seen = np.full(pool, -1, np.int64)
+    for r in range(nrec):
+        lo = offsets[r]
+        hi = offsets[r + 1]
+        if hi > lo and values[lo] == base:
+            for i in range(lo + 1, hi):
+                v = values[i]
+                if v == base + 1:
+                    break
+                k = v - base - 2
+                if 0 <= k < pool and seen[k] != r:
+                    seen[k] = r
+                    sizes[r] += 1
+    return sizes

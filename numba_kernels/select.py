@@ -1,0 +1,378 @@
+"""Dictionary selection: which repeated subsequences become meta-tokens.
+
+Both strategies return the same description of a parse of the record ``s``
+(int64 ids, length n):
+
+- ``occ``: int64[n], the entry index at the start of each replaced
+  occurrence, ``-1`` elsewhere;
+- ``entry_len``, ``entry_src``, ``entry_gain``: per entry, its length, the
+  position of its first occurrence (where its definition is copied from) and
+  the tokens it saves, ``(L - 1) * K - (L + 1)``.
+
+Occurrences never overlap and never contain replaced positions (flat format).
+Replaced positions are tracked in a bitmap (uint64 words) so that checking a
+window of length L costs O(L / 64).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.heap import _heap_pop, _heap_push, _heapify
+from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array
+
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _span_mask(lo, hi):
+    """Bits ``lo & 63 .. (hi-1) & 63`` of one word, for ``lo < hi <= word end``."""
+    nb = hi - lo
+    if nb >= 64:
+        return _ALL
+    return ((_ONE << np.uint64(nb)) - _ONE) << np.uint64(lo & 63)
+
+
+@njit(**JIT_OPTIONS)
+def _window_free(bits, p, length):
+    """True when no position of ``[p, p + length)`` is replaced."""
+    end = p + length
+    w = p >> 6
+    lo = p
+    while lo < end:
+        hi = min(end, (w + 1) << 6)
+        if bits[w] & _span_mask(lo, hi):
+            return False
+        lo = hi
+        w += 1
+    return True
+
+
+@njit(**JIT_OPTIONS)
+def _mark_window(bits, p, length):
+    end = p + length
+    w = p >> 6
+    lo = p
+    while lo < end:
+        hi = min(end, (w + 1) << 6)
+        bits[w] |= _span_mask(lo, hi)
+        lo = hi
+        w += 1
+
+
+@njit(**JIT_OPTIONS)
+def _count_greedy(pos, lo, hi, length, bits):
+    """Left-to-right non-overlapping count of free windows at sorted ``pos[lo:hi]``.
+
+    Returns:
+        ``(count, first)``: the number of windows taken and the first one's position (-1 if none).
+    """
+    count = 0
+    first = -1
+    last_end = -1
+    for j in range(lo, hi):
+        p = pos[j]
+        if p >= last_end and _window_free(bits, p, length):
+            if first < 0:
+                first = p
+            count += 1
+            last_end = p + length
+    return count, first
+
+
+@njit(**JIT_OPTIONS)
+def _replace_greedy(pos, lo, hi, length, bits, occ, entry):
+    """Replace the windows :func:`_count_greedy` counts; returns how many were replaced."""
+    count = 0
+    last_end = -1
+    for j in range(lo, hi):
+        p = pos[j]
+        if p >= last_end and _window_free(bits, p, length):
+            _mark_window(bits, p, length)
+            occ[p] = entry
+            count += 1
+            last_end = p + length
+    return count
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _gain(length, count):
+    return (length - 1) * count - (length + 1)
+
+
+# --------------------------------------------------------------------------------------
+# The paper's strategy
+# --------------------------------------------------------------------------------------
+
+
+@njit(**JIT_OPTIONS)
+def _paper_select(s, max_len):
+    """Harvill et al.'s greedy: lengths ``max_len`` down to 2, most frequent first.
+
+    For each length L, repeatedly take the L-gram with the most non-overlapping
+    occurrences over not-yet-replaced positions (ties: the earliest first
+    occurrence) while ``L * K > 1 + L + K``, replacing all of its counted
+    occurrences. Lazy evaluation: counts only fall as positions get replaced,
+    so a stale count is an upper bound and a candidate is recounted only when
+    it reaches the top of the heap.
+    """
+    n = s.shape[0]
+    occ = np.full(n, -1, np.int64)
+    cap = 16
+    entry_len = np.empty(cap, np.int64)
+    entry_src = np.empty(cap, np.int64)
+    entry_gain = np.empty(cap, np.int64)
+    m = 0
+    if n < 4:
+        return occ, entry_len[:0], entry_src[:0], entry_gain[:0]
+    bits = np.zeros((n >> 6) + 1, np.uint64)
+    sa = _suffix_array(s)
+    lcp = _lcp_array(s, sa)
+    gid = np.empty(n, np.int64)
+    sorted_pos = np.empty(n, np.int64)
+    for length in range(min(max_len, n // 2), 1, -1):
+        # Group positions by their L-gram: runs of the suffix array with lcp >= L.
+        g = -1
+        for i in range(n):
+            p = sa[i]
+            if i == 0 or lcp[i] < length:
+                g += 1
+            gid[p] = g if n - p >= length else -1
+        ngroups = g + 1
+        start = np.zeros(ngroups + 1, np.int64)
+        for p in range(n):
+            if gid[p] >= 0:
+                start[gid[p] + 1] += 1
+        for k in range(ngroups):
+            start[k + 1] += start[k]
+        fill = start[:-1].copy()
+        for p in range(n):  # ascending, so every group's positions come out sorted
+            k = gid[p]
+            if k >= 0:
+                sorted_pos[fill[k]] = p
+                fill[k] += 1
+        key_count = np.zeros(ngroups, np.int64)
+        key_zero = np.zeros(ngroups, np.int64)
+        key_first = np.zeros(ngroups, np.int64)
+        stamp = np.full(ngroups, -1, np.int64)
+        heap = np.empty(ngroups, np.int64)
+        size = 0
+        for k in range(ngroups):
+            if start[k + 1] - start[k] >= 2:
+                cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
+                if cnt >= 2:
+                    key_count[k] = cnt
+                    key_first[k] = first
+                    stamp[k] = m
+                    heap[size] = k
+                    size += 1
+        _heapify(heap, size, key_count, key_zero, key_first)
+        while size > 0:
+            k = heap[0]
+            size = _heap_pop(heap, size, key_count, key_zero, key_first)
+            if stamp[k] != m:
+                cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
+                stamp[k] = m
+                if cnt < 2:
+                    continue
+                key_count[k] = cnt
+                key_first[k] = first
+                if size > 0 and _ranks_before(heap[0], k, key_count, key_zero, key_first):
+                    size = _heap_push(heap, size, k, key_count, key_zero, key_first)
+                    continue
+            cnt = key_count[k]
+            if length * cnt <= 1 + length + cnt:
+                break  # the best count at this length does not pay, so none does
+            if m == cap:
+                cap *= 2
+                entry_len = _grow(entry_len, cap)
+                entry_src = _grow(entry_src, cap)
+                entry_gain = _grow(entry_gain, cap)
+            entry_len[m] = length
+            entry_src[m] = key_first[k]
+            entry_gain[m] = _gain(length, cnt)
+            _replace_greedy(sorted_pos, start[k], start[k + 1], length, bits, occ, m)
+            m += 1
+    return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
+
+
+@njit(**JIT_OPTIONS)
+def _grow(a, cap):
+    out = np.empty(cap, a.dtype)
+    out[: a.shape[0]] = a
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# The savings-ordered strategy (the default)
+# --------------------------------------------------------------------------------------
+
+
+@njit(**JIT_OPTIONS)
+def _compact(s, bits):
+    """The record with each run of replaced positions collapsed to one unique sentinel.
+
+    Returns:
+        ``(w, where)``: the working sequence (sentinels are distinct negative
+        values, so no repeat can span them) and each element's original position.
+    """
+    n = s.shape[0]
+    w = np.empty(n, np.int64)
+    where = np.empty(n, np.int64)
+    m = 0
+    sentinel = -1
+    in_run = False
+    for p in range(n):
+        if bits[p >> 6] & (_ONE << np.uint64(p & 63)):
+            if not in_run:
+                w[m] = sentinel
+                where[m] = p
+                sentinel -= 1
+                m += 1
+                in_run = True
+        else:
+            w[m] = s[p]
+            where[m] = p
+            m += 1
+            in_run = False
+    return w[:m], where[:m]
+
+
+@njit(**JIT_OPTIONS)
+def _savings_select(s, max_len, pool_size, max_rounds):
+    """Savings-ordered lazy greedy over every repeat the suffix array finds.
+
+    Each round builds the suffix array of the record with replaced runs
+    collapsed to sentinels and takes every LCP interval (a right-maximal repeat
+    and all of its occurrences) as a candidate. A candidate is scored at its
+    full length and, when its occurrences overlap themselves (periodic text),
+    also at the smallest gap between consecutive occurrences. Candidates are
+    taken in order of exact gain ``(L - 1) * K - (L + 1)`` (ties: longer, then
+    earlier), evaluated lazily: gains only fall as positions are replaced, so a
+    stale gain is an upper bound. A new round starts when the candidates of the
+    previous one are exhausted, so repeats that only became right-maximal after
+    replacements are found too.
+    """
+    n = s.shape[0]
+    occ = np.full(n, -1, np.int64)
+    entry_len = np.empty(pool_size, np.int64)
+    entry_src = np.empty(pool_size, np.int64)
+    entry_gain = np.empty(pool_size, np.int64)
+    m = 0
+    bits = np.zeros((n >> 6) + 1, np.uint64)
+    for _ in range(max_rounds):
+        if m >= pool_size:
+            break
+        w, where = _compact(s, bits)
+        if w.shape[0] < 4:
+            break
+        sa = _suffix_array(w)
+        lcp = _lcp_array(w, sa)
+        ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
+        ncand = ell.shape[0]
+        # Original positions of every suffix-array entry: candidates read slices of it.
+        pos = np.empty(sa.shape[0], np.int64)
+        for i in range(sa.shape[0]):
+            pos[i] = where[sa[i]]
+        key_gain = np.empty(ncand, np.int64)
+        key_len = np.empty(ncand, np.int64)
+        key_first = np.empty(ncand, np.int64)
+        cand_len = np.empty(ncand, np.int64)
+        buf = np.empty(sa.shape[0], np.int64)
+        buf_owner = -1
+        stamp = np.full(ncand, -1, np.int64)
+        heap = np.empty(ncand, np.int64)
+        size = 0
+        for c in range(ncand):
+            length = ell[c]
+            if max_len > 0:
+                if parent[c] >= max_len:
+                    continue
+                length = min(length, max_len)
+            count = rb[c] - lb[c] + 1
+            span = where[pmax[c]] - where[pmin[c]]
+            # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
+            bound = (length - 1) * count - (length + 1)
+            # (L-1)(span+L)/L - (L+1) = span - span/L - 2 grows with L, so it also bounds
+            # the shorter gap variant; rounded up to stay an upper bound.
+            alt = span - span // length - 2
+            if alt < bound:
+                bound = alt
+            if bound <= 0:
+                continue
+            cand_len[c] = length
+            key_gain[c] = bound
+            key_len[c] = length
+            key_first[c] = where[pmin[c]]
+            heap[size] = c
+            size += 1
+        _heapify(heap, size, key_gain, key_len, key_first)
+        taken = 0
+        while size > 0 and m < pool_size:
+            c = heap[0]
+            size = _heap_pop(heap, size, key_gain, key_len, key_first)
+            # Candidates nest (a child's positions are a slice of its parent's), so
+            # each one's positions are sorted into a scratch buffer, not in place.
+            count = rb[c] - lb[c] + 1
+            if buf_owner != c:
+                buf[:count] = np.sort(pos[lb[c] : rb[c] + 1])
+                buf_owner = c
+            if stamp[c] != m:
+                best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits)
+                stamp[c] = m
+                if best_gain <= 0:
+                    continue
+                key_gain[c] = best_gain
+                key_len[c] = best_len
+                key_first[c] = best_first
+                if size > 0 and _ranks_before(heap[0], c, key_gain, key_len, key_first):
+                    size = _heap_push(heap, size, c, key_gain, key_len, key_first)
+                    continue
+            length = key_len[c]
+            entry_len[m] = length
+            entry_src[m] = key_first[c]
+            entry_gain[m] = key_gain[c]
+            _replace_greedy(buf, 0, count, length, bits, occ, m)
+            m += 1
+            taken += 1
+        if taken == 0:
+            break
+    return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _ranks_before(a, b, k1, k2, k3):
+    if k1[a] != k1[b]:
+        return k1[a] > k1[b]
+    if k2[a] != k2[b]:
+        return k2[a] > k2[b]
+    return k3[a] < k3[b]
+
+
+@njit(**JIT_OPTIONS)
+def _score(pos, lo, hi, full_len, bits):
+    """Exact gain of a candidate at its full length and at its smallest self-overlap gap.
+
+    Returns:
+        ``(gain, length, first)`` of the better variant (ties: the longer).
+    """
+    count, first = _count_greedy(pos, lo, hi, full_len, bits)
+    best_gain = _gain(full_len, count)
+    best_len = full_len
+    best_first = first
+    gap = full_len
+    for j in range(lo + 1, hi):
+        d = pos[j] - pos[j - 1]
+        if d < gap:
+            gap = d
+    if 2 <= gap < full_len:
+        count, first = _count_greedy(pos, lo, hi, gap, bits)
+        gain = _gain(gap, count)
+        if gain > best_gain:
+            best_gain = gain
+            best_len = gap
+            best_first = first
+    return best_gain, best_len, best_first
