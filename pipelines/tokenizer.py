@@ -1,0 +1,244 @@
+"""Tokenizer loading, batch encoding into flat arrays, and the tokenizer extended with the LTSC reserved tokens.
+
+The product's default is the bundled GPT-2 byte-level BPE tokenizer (``pipelines/assets/tokenizers/gpt2``; MIT,
+built by ``scripts/build_tokenizer.py``), so nothing here needs the network. A Hugging Face hub name is accepted
+only where the hub or its local cache is reachable.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from tokenizers import AddedToken, Tokenizer
+
+from ltsc import reserved_token_names
+from pipelines.assets import default_tokenizer_dir
+
+__all__ = [
+    "LTSC_CONFIG_FILE",
+    "TOKENIZER_CONFIG_FILE",
+    "TOKENIZER_FILE",
+    "default_tokenizer_path",
+    "encode_batch",
+    "extend_tokenizer_files",
+    "load_tokenizer",
+    "vocab_size",
+]
+
+TOKENIZER_FILE = "tokenizer.json"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+LTSC_CONFIG_FILE = "ltsc.json"
+"""Written beside an extended tokenizer: the format version, base id, pool size and reserved token names."""
+
+# A hub repo id: "name" or "org/name" (letters, digits, "-", "_", "."), not a file name.
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_DEFAULT_CONFIG = {
+    "tokenizer_class": "PreTrainedTokenizerFast",
+    # LTSC is lossless; decoding must not "clean up" spaces before punctuation.
+    "clean_up_tokenization_spaces": False,
+}
+
+
+def default_tokenizer_path() -> str:
+    """Directory of the bundled default tokenizer (GPT-2 BPE, vocabulary 50257, ``<|endoftext|>`` = 50256).
+
+    Returns:
+        An absolute directory path holding ``tokenizer.json`` and ``tokenizer_config.json``.
+    """
+    return default_tokenizer_dir()
+
+
+def _hub_offline() -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}:
+        return True
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return True
+    return bool(constants.HF_HUB_OFFLINE)
+
+
+def _from_hub(name: str) -> Tokenizer:
+    hint = f"{name!r} is neither a {TOKENIZER_FILE} file nor a directory containing one"
+    try:
+        from huggingface_hub import hf_hub_download, try_to_load_from_cache
+    except ImportError as err:
+        raise FileNotFoundError(f"{hint}, and huggingface_hub is not installed to look it up") from err
+    cached = try_to_load_from_cache(name, TOKENIZER_FILE)
+    if isinstance(cached, str):
+        return Tokenizer.from_file(cached)
+    if _hub_offline():
+        raise FileNotFoundError(f"{hint}; it is not in the Hugging Face cache and the hub is disabled (HF_HUB_OFFLINE)")
+    try:
+        path = hf_hub_download(name, TOKENIZER_FILE)
+    except Exception as err:  # noqa: BLE001 - any hub failure means "not found" to the caller; keep the cause.
+        raise FileNotFoundError(f"{hint}, and it could not be fetched from the Hugging Face hub: {err}") from err
+    return Tokenizer.from_file(path)
+
+
+def load_tokenizer(path_or_name: str | os.PathLike[str] | Tokenizer | None = None) -> Tokenizer:
+    """Loads a ``tokenizers.Tokenizer``.
+
+    Args:
+        path_or_name: A ``tokenizer.json`` file, a directory containing one, a Hugging Face hub name (used only if
+            the hub or its local cache is reachable), an already loaded ``Tokenizer`` (returned as is), or ``None``
+            for the bundled default.
+
+    Returns:
+        The tokenizer.
+
+    Raises:
+        FileNotFoundError: Nothing loadable was found; the message says what was tried.
+    """
+    if isinstance(path_or_name, Tokenizer):
+        return path_or_name
+    if path_or_name is None:
+        path_or_name = default_tokenizer_path()
+    path = Path(path_or_name)
+    if path.is_file():
+        return Tokenizer.from_file(str(path))
+    if path.is_dir():
+        if (path / TOKENIZER_FILE).is_file():
+            return Tokenizer.from_file(str(path / TOKENIZER_FILE))
+        raise FileNotFoundError(f"directory {str(path)!r} has no {TOKENIZER_FILE}")
+    name = str(path_or_name)
+    if name.endswith(".json") or name.startswith((".", "~", os.sep)) or not _HUB_NAME.match(name):
+        raise FileNotFoundError(f"tokenizer {name!r}: no such file or directory")
+    return _from_hub(name)
+
+
+def vocab_size(tok: Tokenizer) -> int:
+    """Full vocabulary size, added tokens included: the default LTSC base id for this tokenizer."""
+    return tok.get_vocab_size(with_added_tokens=True)
+
+
+def encode_batch(tok: Tokenizer, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Encodes texts into one flat id array, like an Arrow ``list<int32>`` column.
+
+    No special tokens are added (no BOS/EOS); special tokens written in the text (e.g. ``<|endoftext|>``) still map
+    to their ids, and decoding gives the text back. Ids do not depend on the number of threads.
+
+    Args:
+        tok: The tokenizer.
+        texts: The texts (``str``; ``None`` is refused).
+
+    Returns:
+        ``(values, offsets)``: int32 ids of all texts concatenated, and int64 offsets of length ``len(texts) + 1``
+        with ``offsets[0] == 0``; text ``i`` is ``values[offsets[i]:offsets[i + 1]]``.
+
+    Raises:
+        TypeError: A text is not a ``str``.
+    """
+    texts = list(texts)
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise TypeError(f"text {i} is {type(text).__name__}, not str")
+    # encode_batch_fast skips the character offsets that we do not use.
+    encode = getattr(tok, "encode_batch_fast", tok.encode_batch)
+    ids = [encoding.ids for encoding in encode(texts, add_special_tokens=False)]
+    offsets = np.zeros(len(ids) + 1, dtype=np.int64)
+    np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), out=offsets[1:])
+    values = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
+    return values, offsets
+
+
+def _source_config(src: str | os.PathLike[str] | Tokenizer | None) -> dict:
+    if isinstance(src, Tokenizer):
+        return dict(_DEFAULT_CONFIG)
+    path = Path(default_tokenizer_path() if src is None else src)
+    config_path = (path if path.is_dir() else path.parent) / TOKENIZER_CONFIG_FILE
+    if config_path.is_file():
+        return json.loads(config_path.read_text("utf-8"))
+    return dict(_DEFAULT_CONFIG)
+
+
+def extend_tokenizer_files(
+    src_path_or_tok: str | os.PathLike[str] | Tokenizer | None,
+    out_dir: str | os.PathLike[str],
+    *,
+    base_id: int,
+    pool_size: int,
+) -> str:
+    """Writes the tokenizer extended with the LTSC reserved tokens as special added tokens.
+
+    ``<ltsc:dict>`` gets id ``base_id``, ``</ltsc:dict>`` ``base_id + 1`` and ``<ltsc:m{k}>`` ``base_id + 2 + k``
+    (names from ``ltsc.reserved_token_names``). The output directory receives ``tokenizer.json``,
+    ``tokenizer_config.json`` (the source's if it has one) and ``ltsc.json``; it loads with ``load_tokenizer`` and
+    ``transformers.AutoTokenizer.from_pretrained``. A source that already holds exactly these tokens at these ids
+    is accepted unchanged.
+
+    Args:
+        src_path_or_tok: The base tokenizer (anything ``load_tokenizer`` accepts, ``None`` for the bundled default);
+            it is not modified.
+        out_dir: Output directory (created if needed; existing files of the same names are replaced).
+        base_id: First reserved id; must equal the base tokenizer's full vocabulary size.
+        pool_size: Number of meta-tokens.
+
+    Returns:
+        ``out_dir`` as a string.
+
+    Raises:
+        ValueError: The reserved tokens would not get exactly the ids above (``base_id`` is not the vocabulary
+            size, or a reserved name already exists at another id), or ``pool_size < 1``.
+    """
+    if isinstance(pool_size, bool) or not isinstance(pool_size, int) or pool_size < 1:
+        raise ValueError(f"pool_size must be an int >= 1, got {pool_size!r}")
+    if isinstance(base_id, bool) or not isinstance(base_id, int) or base_id < 1:
+        raise ValueError(f"base_id must be an int >= 1, got {base_id!r}")
+    # Work on a copy: the caller's tokenizer (maybe the pipeline's encoder) must keep its vocabulary.
+    tok = Tokenizer.from_str(load_tokenizer(src_path_or_tok).to_str())
+    names = reserved_token_names(pool_size)
+    expected = {name: base_id + i for i, name in enumerate(names)}
+    present = {name: tok.token_to_id(name) for name in names}
+    misplaced = [name for name in names if present[name] is not None and present[name] != expected[name]]
+    if misplaced:
+        name = misplaced[0]
+        raise ValueError(
+            f"the tokenizer already has {len(misplaced)} LTSC token(s) at other ids (e.g. {name!r} = "
+            f"{present[name]}, expected {expected[name]}); extend the original base tokenizer instead"
+        )
+    # Added tokens take consecutive ids from the current vocabulary size, in the order given.
+    missing = [name for name in names if present[name] is None]
+    size = vocab_size(tok)
+    if missing and [expected[name] for name in missing] != list(range(size, size + len(missing))):
+        if len(missing) == len(names):
+            raise ValueError(
+                f"base_id {base_id} does not match the tokenizer's vocabulary size {size} (added tokens included): "
+                f"the LTSC tokens would get ids {size}..{size + len(names) - 1}, "
+                f"not {base_id}..{base_id + len(names) - 1}"
+            )
+        raise ValueError(
+            f"the tokenizer holds {len(names) - len(missing)} of the {len(names)} LTSC tokens and its vocabulary size "
+            f"is {size}: the {len(missing)} missing ones cannot get ids from {expected[missing[0]]}"
+        )
+    if missing:
+        tok.add_special_tokens([AddedToken(name, special=True, normalized=False) for name in missing])
+    wrong = [name for name in names if tok.token_to_id(name) != expected[name]]
+    if wrong:
+        name = wrong[0]
+        raise ValueError(
+            f"{len(wrong)} LTSC token(s) got unexpected ids (e.g. {name!r} = {tok.token_to_id(name)}, "
+            f"not {expected[name]})"
+        )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tok.save(str(out / TOKENIZER_FILE), pretty=False)
+    config = _source_config(src_path_or_tok)
+    (out / TOKENIZER_CONFIG_FILE).write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", "utf-8")
+    ltsc_config = {
+        "format_version": 1,
+        "base_id": base_id,
+        "pool_size": pool_size,
+        "open_token": names[0],
+        "close_token": names[1],
+        "meta_token_format": "<ltsc:m{k}>",
+    }
+    (out / LTSC_CONFIG_FILE).write_text(json.dumps(ltsc_config, indent=2) + "\n", "utf-8")
+    return str(out)
