@@ -30,15 +30,15 @@ __all__ = [
     "reserved_token_names",
 ]
 
-Strategy = Literal["savings", "paper"]
-STRATEGIES: tuple[str, ...] = ("savings", "paper")
-DEFAULT_STRATEGY: Strategy = "savings"
+Strategy = Literal["best", "savings", "paper"]
+STRATEGIES: tuple[str, ...] = ("best", "savings", "paper")
+DEFAULT_STRATEGY: Strategy = "best"
 #: The paper's longest candidate length, used by ``strategy="paper"`` when ``max_len`` is not given.
-PAPER_MAX_LEN = 8
+PAPER_MAX_LEN = _k.PAPER_MAX_LEN
 #: Upper bound on a decompressed record, so a hostile hierarchical dictionary cannot exhaust memory.
 DEFAULT_MAX_OUTPUT = 1 << 31
 
-_STRATEGY_CODES = {"paper": _k.STRATEGY_PAPER, "savings": _k.STRATEGY_SAVINGS}
+_STRATEGY_CODES = {"paper": _k.STRATEGY_PAPER, "savings": _k.STRATEGY_SAVINGS, "best": _k.STRATEGY_BEST}
 
 _FORMAT_MESSAGES = {
     _k.E_MISSING_CLOSE: "dictionary is never closed: missing </ltsc:dict>",
@@ -128,10 +128,13 @@ class Codec:
     Args:
         base_id: First reserved id; every input id must lie in ``[0, base_id)``.
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
-        strategy: ``"savings"`` (default: savings-ordered greedy over all repeats)
-            or ``"paper"`` (the paper's longest-first, most-frequent greedy).
+        strategy: ``"best"`` (default): run both greedy strategies below on the
+            record and keep the shorter result; ``"savings"``: savings-ordered
+            lazy greedy over every repeat the suffix array finds, any length;
+            ``"paper"``: the paper's greedy, longest first, most frequent first.
         max_len: Longest subsequence a meta-token may stand for. ``None``: the
-            paper's 8 for ``"paper"``, unlimited for ``"savings"``.
+            paper's 8 for ``"paper"`` (and the paper half of ``"best"``),
+            unlimited for ``"savings"``.
         seed: Global seed of the meta-id assignment. Each record's meta ids are
             drawn from the pool in a random order seeded by this and the record's
             content, so output depends on nothing else.

@@ -16,10 +16,12 @@ from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
 from numba_kernels.select import _paper_select, _savings_select
+from numba_kernels.suffix import _lcp_array, _suffix_array
 
 STRATEGY_NONE = 0
 STRATEGY_PAPER = 1
 STRATEGY_SAVINGS = 2
+STRATEGY_BEST = 3
 
 # Error codes of the decoder; ltsc.errors maps them to messages.
 OK = 0
@@ -36,6 +38,9 @@ E_EMPTY_DICTIONARY = 10
 E_TOO_LARGE = 11
 E_TOKEN_BEFORE_ENTRY = 12
 E_META_OUTSIDE_DICTIONARY = 13
+
+#: The paper's longest candidate length (its strategy's default ``max_len``).
+PAPER_MAX_LEN = 8
 
 _U = np.uint64
 
@@ -104,16 +109,23 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds):
         ``(length, entries)``: the number of values written and of dictionary entries.
     """
     n = s.shape[0]
-    if strategy == STRATEGY_PAPER:
-        occ, entry_len, entry_src, entry_gain = _paper_select(s, max_len)
-        occ, entry_len, entry_src, entry_gain = _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool)
-    elif strategy == STRATEGY_SAVINGS:
-        occ, entry_len, entry_src, entry_gain = _savings_select(s, max_len, pool, max_rounds)
-    else:
+    if strategy == STRATEGY_NONE or n < 4:
         occ = np.full(0, -1, np.int64)
         entry_gain = np.zeros(0, np.int64)
         entry_len = entry_gain
         entry_src = entry_gain
+    else:
+        sa = _suffix_array(s)
+        lcp = _lcp_array(s, sa)
+        if strategy == STRATEGY_SAVINGS or strategy == STRATEGY_BEST:
+            occ, entry_len, entry_src, entry_gain = _savings_select(s, max_len, pool, max_rounds, sa, lcp)
+        if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
+            paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
+            p_occ, p_len, p_src, p_gain = _paper_select(s, paper_len, sa, lcp)
+            p_occ, p_len, p_src, p_gain = _keep_most_valuable(p_occ, p_len, p_src, p_gain, pool)
+            # "best": keep the paper's parse only when it saves strictly more.
+            if strategy == STRATEGY_PAPER or p_gain.sum() > entry_gain.sum():
+                occ, entry_len, entry_src, entry_gain = p_occ, p_len, p_src, p_gain
     m = entry_len.shape[0]
     total_gain = 0
     for e in range(m):

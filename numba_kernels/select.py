@@ -109,7 +109,7 @@ def _gain(length, count):
 
 
 @njit(**JIT_OPTIONS)
-def _paper_select(s, max_len):
+def _paper_select(s, max_len, sa, lcp):
     """Harvill et al.'s greedy: lengths ``max_len`` down to 2, most frequent first.
 
     For each length L, repeatedly take the L-gram with the most non-overlapping
@@ -129,8 +129,6 @@ def _paper_select(s, max_len):
     if n < 4:
         return occ, entry_len[:0], entry_src[:0], entry_gain[:0]
     bits = np.zeros((n >> 6) + 1, np.uint64)
-    sa = _suffix_array(s)
-    lcp = _lcp_array(s, sa)
     gid = np.empty(n, np.int64)
     sorted_pos = np.empty(n, np.int64)
     for length in range(min(max_len, n // 2), 1, -1):
@@ -242,7 +240,7 @@ def _compact(s, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds):
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -269,8 +267,12 @@ def _savings_select(s, max_len, pool_size, max_rounds):
         w, where = _compact(s, bits)
         if w.shape[0] < 4:
             break
-        sa = _suffix_array(w)
-        lcp = _lcp_array(w, sa)
+        if m == 0:  # nothing replaced yet: w is s, reuse the caller's arrays
+            sa = sa0
+            lcp = lcp0
+        else:
+            sa = _suffix_array(w)
+            lcp = _lcp_array(w, sa)
         ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
         ncand = ell.shape[0]
         # Original positions of every suffix-array entry: candidates read slices of it.
@@ -318,7 +320,9 @@ def _savings_select(s, max_len, pool_size, max_rounds):
             # each one's positions are sorted into a scratch buffer, not in place.
             count = rb[c] - lb[c] + 1
             if buf_owner != c:
-                buf[:count] = np.sort(pos[lb[c] : rb[c] + 1])
+                view = buf[:count]
+                view[:] = pos[lb[c] : rb[c] + 1]
+                view.sort()
                 buf_owner = c
             if stamp[c] != m:
                 best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits)
@@ -353,11 +357,28 @@ def _ranks_before(a, b, k1, k2, k3):
 
 
 @njit(**JIT_OPTIONS)
+def _free_len(bits, p, cap):
+    """Number of free (unreplaced) positions starting at ``p``, at most ``cap``."""
+    length = 0
+    while length < cap:
+        q = p + length
+        if bits[q >> 6] & (_ONE << np.uint64(q & 63)):
+            return length
+        length += 1
+    return length
+
+
+@njit(**JIT_OPTIONS)
 def _score(pos, lo, hi, full_len, bits):
-    """Exact gain of a candidate at its full length and at its smallest self-overlap gap.
+    """Exact gain of a candidate at its best length among a few natural ones.
+
+    The lengths tried are the full repeat length, the smallest gap between
+    consecutive occurrences (periodic text overlaps itself), and the
+    ``_TRUNCATIONS`` longest prefixes that fit before an already-replaced
+    position in some occurrence (replacements cut occurrences short).
 
     Returns:
-        ``(gain, length, first)`` of the better variant (ties: the longer).
+        ``(gain, length, first)`` of the best length (ties: the longer).
     """
     count, first = _count_greedy(pos, lo, hi, full_len, bits)
     best_gain = _gain(full_len, count)
@@ -368,11 +389,33 @@ def _score(pos, lo, hi, full_len, bits):
         d = pos[j] - pos[j - 1]
         if d < gap:
             gap = d
+    # The longest distinct truncations, kept sorted descending in a tiny array.
+    trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
+    if count < hi - lo:
+        for j in range(lo, hi):
+            f = _free_len(bits, pos[j], full_len)
+            if f < 2 or f >= full_len:
+                continue
+            k = _TRUNCATIONS
+            while k > 0 and trunc[k - 1] < f:
+                k -= 1
+            if k < _TRUNCATIONS and trunc[k] != f and not (k > 0 and trunc[k - 1] == f):
+                for i in range(_TRUNCATIONS - 1, k, -1):
+                    trunc[i] = trunc[i - 1]
+                trunc[k] = f
     if 2 <= gap < full_len:
-        count, first = _count_greedy(pos, lo, hi, gap, bits)
-        gain = _gain(gap, count)
-        if gain > best_gain:
+        trunc[_TRUNCATIONS] = gap
+    for i in range(_TRUNCATIONS + 1):
+        length = trunc[i]
+        if length < 2 or (i == _TRUNCATIONS and length in trunc[:_TRUNCATIONS]):
+            continue
+        count, first = _count_greedy(pos, lo, hi, length, bits)
+        gain = _gain(length, count)
+        if gain > best_gain or (gain == best_gain and length > best_len):
             best_gain = gain
-            best_len = gap
+            best_len = length
             best_first = first
     return best_gain, best_len, best_first
+
+
+_TRUNCATIONS = 3
