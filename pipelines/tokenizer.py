@@ -24,6 +24,7 @@ __all__ = [
     "LTSC_CONFIG_FILE",
     "TOKENIZER_CONFIG_FILE",
     "TOKENIZER_FILE",
+    "byte_level_token_bytes",
     "default_tokenizer_path",
     "encode_batch",
     "extend_tokenizer_files",
@@ -146,6 +147,52 @@ def encode_batch(tok: Tokenizer, texts: Sequence[str]) -> tuple[np.ndarray, np.n
     np.cumsum(np.fromiter(map(len, ids), dtype=np.int64, count=len(ids)), out=offsets[1:])
     values = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
     return values, offsets
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    # GPT-2's reversible byte -> printable character table, used by every byte-level BPE vocabulary.
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs), strict=True))
+
+
+def byte_level_token_bytes(tok: Tokenizer) -> dict[int, bytes]:
+    """The exact bytes of every token of a byte-level BPE tokenizer (such as GPT-2).
+
+    Decoding token by token with these bytes is exact even where a token ends inside a UTF-8 character, which
+    ``Tokenizer.decode`` on a part of a sequence renders as U+FFFD.
+
+    Args:
+        tok: A tokenizer whose decoder is ``tokenizers.decoders.ByteLevel``.
+
+    Returns:
+        ``{id: bytes}`` for every id, added tokens (their UTF-8 content) included.
+
+    Raises:
+        ValueError: The tokenizer is not byte-level.
+    """
+    from tokenizers import decoders
+
+    if not isinstance(tok.decoder, decoders.ByteLevel):
+        raise ValueError(f"not a byte-level tokenizer (decoder is {type(tok.decoder).__name__})")
+    byte_decoder = {c: b for b, c in _bytes_to_unicode().items()}
+    added = tok.get_added_tokens_decoder()
+    out: dict[int, bytes] = {}
+    for token, i in tok.get_vocab(with_added_tokens=True).items():
+        if i in added:
+            out[i] = added[i].content.encode("utf-8")
+        else:
+            try:
+                out[i] = bytes(byte_decoder[c] for c in token)
+            except KeyError as err:
+                raise ValueError(f"token {i} ({token!r}) is not in the byte-level alphabet") from err
+    return out
 
 
 def _source_config(src: str | os.PathLike[str] | Tokenizer | None) -> dict:
