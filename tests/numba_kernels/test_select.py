@@ -1,0 +1,159 @@
+"""Selection kernels against the naive references."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from numba_kernels.select import (
+    _count_greedy,
+    _free_len,
+    _mark_window,
+    _paper_select,
+    _savings_select,
+    _window_free,
+)
+from numba_kernels.suffix import lcp_array, suffix_array
+from tests import naive
+
+
+def _random_cases(count: int, seed: int, max_n: int = 70) -> list[list[int]]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        n = int(rng.integers(0, max_n))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            s = rng.integers(0, int(rng.integers(1, 5)), n)
+        elif kind == 1:  # periodic with noise
+            period = int(rng.integers(1, 7))
+            s = np.tile(rng.integers(0, 4, period), n // period + 1)[:n]
+            noise = rng.random(n) < 0.1
+            s[noise] = rng.integers(0, 4, int(noise.sum()))
+        else:  # phrases drawn from a small set
+            phrases = [rng.integers(0, 9, int(rng.integers(2, 6))) for _ in range(4)]
+            s = np.concatenate([phrases[i] for i in rng.integers(0, 4, n // 3 + 1)])[:n]
+        cases.append([int(v) for v in s])
+    return cases
+
+
+EDGE = [[], [1], [1, 1, 1], [1] * 9, [1, 2] * 8, [1, 2, 3] * 6, [4, 4, 5, 4, 4, 5, 4, 4, 5, 4, 4]]
+CASES = EDGE + _random_cases(150, seed=3)
+
+
+def _bits_from(replaced: list[bool]) -> np.ndarray:
+    bits = np.zeros(len(replaced) // 64 + 1, np.uint64)
+    for p, r in enumerate(replaced):
+        if r:
+            bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
+    return bits
+
+
+def test_bitmap_windows_match_a_boolean_list():
+    rng = np.random.default_rng(11)
+    n = 300
+    replaced = [False] * n
+    bits = _bits_from(replaced)
+    for _ in range(60):
+        p = int(rng.integers(0, n - 70))
+        length = int(rng.integers(1, 70))
+        want_free = not any(replaced[p : p + length])
+        assert _window_free(bits, p, length) == want_free
+        assert _free_len(bits, p, length) == next((i for i in range(length) if replaced[p + i]), length)
+        if want_free and rng.random() < 0.5:
+            _mark_window(bits, p, length)
+            replaced[p : p + length] = [True] * length
+    assert np.array_equal(bits, _bits_from(replaced))
+
+
+@pytest.mark.parametrize("s", CASES[:60])
+def test_count_greedy_matches_naive(s):
+    rng = np.random.default_rng(len(s))
+    replaced = (rng.random(len(s)) < 0.2).tolist()
+    bits = _bits_from(replaced)
+    for length in (2, 3, 5):
+        for p0 in range(0, max(len(s) - length + 1, 0), 7):
+            gram = tuple(s[p0 : p0 + length])
+            positions = np.array([p for p in range(len(s) - length + 1) if tuple(s[p : p + length]) == gram], np.int64)
+            count, first = _count_greedy(positions, 0, len(positions), length, bits)
+            want = naive.count_greedy(s, replaced, gram)
+            assert count == len(want)
+            assert first == (want[0] if want else -1)
+
+
+def _kernel_entries(s, occ, entry_len, entry_src):
+    entries = []
+    for e in range(len(entry_len)):
+        gram = tuple(s[entry_src[e] : entry_src[e] + entry_len[e]])
+        entries.append((gram, [int(p) for p in np.flatnonzero(occ == e)]))
+    return entries
+
+
+@pytest.mark.parametrize("s", CASES)
+@pytest.mark.parametrize("max_len", [8, 4])
+def test_paper_select_matches_naive_exactly(s, max_len):
+    arr = np.array(s, np.int64)
+    if len(s) < 4:
+        return
+    sa = suffix_array(arr)
+    occ, entry_len, entry_src, entry_gain = _paper_select(arr, max_len, sa, lcp_array(arr, sa))
+    got = _kernel_entries(s, occ, entry_len, entry_src)
+    assert got == naive.paper_select(s, max_len)
+    for (gram, positions), gain in zip(got, entry_gain):
+        assert gain == (len(gram) - 1) * len(positions) - (len(gram) + 1)
+
+
+def _check_parse(s, occ, entry_len, entry_src, entry_gain):
+    """A selection is valid: occurrences match their definition, never overlap, and every entry pays."""
+    covered = np.zeros(len(s), bool)
+    for e in range(len(entry_len)):
+        starts = np.flatnonzero(occ == e)
+        length = int(entry_len[e])
+        definition = s[entry_src[e] : entry_src[e] + length]
+        assert entry_src[e] in starts
+        for p in starts:
+            assert s[p : p + length] == definition
+            assert not covered[p : p + length].any()
+            covered[p : p + length] = True
+        assert entry_gain[e] == (length - 1) * len(starts) - (length + 1)
+        assert entry_gain[e] > 0
+
+
+@pytest.mark.parametrize("s", CASES)
+def test_savings_select_is_a_valid_parse(s):
+    arr = np.array(s, np.int64)
+    sa = suffix_array(arr)
+    for pool in (1, 3, 64):
+        occ, entry_len, entry_src, entry_gain = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa))
+        assert len(entry_len) <= pool
+        _check_parse(s, occ, entry_len, entry_src, entry_gain)
+        # taken in order of gain at the time: the first entry is the best there was
+        if len(entry_gain) > 1:
+            assert entry_gain[0] >= entry_gain[1]
+
+
+def test_savings_select_is_close_to_the_exhaustive_greedy():
+    """On random phrase data the node-based candidates lose little against scoring every substring."""
+    cases = [c for c in _random_cases(40, seed=5, max_n=60) if len(c) >= 8]
+    kernel_gain = exhaustive_gain = 0
+    for s in cases:
+        arr = np.array(s, np.int64)
+        sa = suffix_array(arr)
+        *_, gains = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa))
+        kernel_gain += int(gains.sum())
+        exhaustive_gain += sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in naive.savings_exhaustive(s, 60, 64))
+    assert exhaustive_gain > 100
+    assert kernel_gain >= 0.95 * exhaustive_gain
+
+
+def test_savings_first_pick_on_a_hand_worked_example():
+    # "1 2 3 4" appears 3 times (gain 3*3-5 = 4); "7 8" appears 5 times (gain 1*5-3 = 2).
+    s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
+    arr = np.array(s, np.int64)
+    sa = suffix_array(arr)
+    occ, entry_len, entry_src, entry_gain = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa))
+    # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
+    assert entry_len.tolist() == [4, 2]
+    assert entry_gain.tolist() == [4, 2]
+    assert np.flatnonzero(occ == 0).tolist() == [0, 6, 13]
+    assert np.flatnonzero(occ == 1).tolist() == [4, 10, 18, 21, 24]
