@@ -68,7 +68,6 @@ setup(
             "sample/README.md",
         ],
     },
-    include_package_data=True,
     install_requires=[
         "numpy",
         "numba",
