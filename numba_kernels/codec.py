@@ -235,10 +235,11 @@ def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, define
         if v >= end_meta:
             return E_META_OUT_OF_POOL, i, 0, 0
         if v == close or (v >= first_meta and (defined_at[v - first_meta] < 0 or not hierarchical)):
+            if v != close and defined_at[v - first_meta] >= 0:
+                return E_REDEFINED_META, i, 0, 0
             # End of the current entry (if any).
-            if current >= 0:
-                if def_hi[current] == def_lo[current]:
-                    return E_EMPTY_DEFINITION, i, 0, 0
+            if current >= 0 and def_hi[current] == def_lo[current]:
+                return E_EMPTY_DEFINITION, i, 0, 0
             if v == close:
                 if current < 0:
                     return E_EMPTY_DICTIONARY, i, 0, 0
@@ -246,8 +247,6 @@ def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, define
                 i += 1
                 break
             k = v - first_meta
-            if defined_at[k] >= 0:
-                return E_REDEFINED_META, i, 0, 0
             defined_at[k] = order
             order += 1
             def_lo[k] = i + 1
