@@ -285,6 +285,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
         cand_len = np.empty(ncand, np.int64)
         buf = np.empty(sa.shape[0], np.int64)
         buf_owner = -1
+        trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         stamp = np.full(ncand, -1, np.int64)
         heap = np.empty(ncand, np.int64)
         size = 0
@@ -325,7 +326,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
                 view.sort()
                 buf_owner = c
             if stamp[c] != m:
-                best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits)
+                best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits, trunc)
                 stamp[c] = m
                 if best_gain <= 0:
                     continue
@@ -359,17 +360,24 @@ def _ranks_before(a, b, k1, k2, k3):
 @njit(**JIT_OPTIONS)
 def _free_len(bits, p, cap):
     """Number of free (unreplaced) positions starting at ``p``, at most ``cap``."""
-    length = 0
-    while length < cap:
-        q = p + length
-        if bits[q >> 6] & (_ONE << np.uint64(q & 63)):
-            return length
-        length += 1
-    return length
+    end = p + cap
+    w = p >> 6
+    lo = p
+    while lo < end:
+        hi = min(end, (w + 1) << 6)
+        hit = bits[w] & _span_mask(lo, hi)
+        if hit:
+            q = lo
+            while not (bits[w] & (_ONE << np.uint64(q & 63))):
+                q += 1
+            return q - p
+        lo = hi
+        w += 1
+    return cap
 
 
 @njit(**JIT_OPTIONS)
-def _score(pos, lo, hi, full_len, bits):
+def _score(pos, lo, hi, full_len, bits, trunc):
     """Exact gain of a candidate at its best length among a few natural ones.
 
     The lengths tried are the full repeat length, the smallest gap between
@@ -389,8 +397,8 @@ def _score(pos, lo, hi, full_len, bits):
         d = pos[j] - pos[j - 1]
         if d < gap:
             gap = d
-    # The longest distinct truncations, kept sorted descending in a tiny array.
-    trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
+    # The longest distinct truncations, kept sorted descending in a tiny scratch array.
+    trunc[:] = 0
     if count < hi - lo:
         for j in range(lo, hi):
             f = _free_len(bits, pos[j], full_len)
