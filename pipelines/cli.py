@@ -2,7 +2,7 @@
 
 Usage::
 
-    ltsc inspect [--tokenizer PATH] [--strategy savings|paper] [--pool-size N] [--max-len N] [--seed N] [FILE]
+    ltsc inspect [--tokenizer PATH] [--strategy NAME] [--pool-size N] [--max-len N] [--seed N] [FILE]
     ltsc version
 
 ``inspect`` tokenizes FILE (or stdin) with the bundled GPT-2 tokenizer unless told otherwise, compresses it with
