@@ -55,6 +55,8 @@ setup(
     ),
     long_description=(_HERE / "README.md").read_text(encoding="utf-8") if (_HERE / "README.md").exists() else "",
     long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    license_files=["LICENSE"],
     python_requires=">=3.11",
     packages=find_packages(
         include=["ltsc", "ltsc.*", "numba_kernels", "numba_kernels.*", "pipelines", "pipelines.*"],
