@@ -1,0 +1,57 @@
+"""Importing the kernels never fails for want of a writable Numba cache directory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from numba_kernels import config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_SNIPPET = """
+import os
+from ltsc import Codec
+out = Codec(base_id=100).compress([1, 2, 3, 4] * 5)
+assert len(out) < 20, out
+print("CACHE=" + os.environ.get("NUMBA_CACHE_DIR", "<unset>"))
+"""
+
+
+def test_unwritable_cache_locations_fall_back_to_a_temp_dir(tmp_path):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file, so nothing can be created below it")
+    env = {
+        **os.environ,
+        "NUMBA_CACHE_DIR": str(blocker / "cache"),
+        "XDG_CACHE_HOME": str(blocker / "xdg"),
+        "TMPDIR": str(tmp_path / "tmp"),
+        "PYTHONPATH": str(ROOT),
+    }
+    (tmp_path / "tmp").mkdir()
+    result = subprocess.run([sys.executable, "-c", _SNIPPET], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"CACHE={tmp_path / 'tmp'}" in result.stdout
+
+
+def test_read_only_package_dir_selects_a_writable_cache(monkeypatch, tmp_path):
+    import numba.core.config as numba_config
+
+    monkeypatch.setattr(numba_config, "CACHE_DIR", numba_config.CACHE_DIR)  # restored after the test
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    real_access = os.access
+    package_dir = Path(config.__file__).parent
+    monkeypatch.setattr(config.os, "access", lambda p, mode: False if Path(p) == package_dir else real_access(p, mode))
+    chosen = config.ensure_cache_dir()
+    assert chosen == str(tmp_path / "xdg" / "ltsc" / "numba")
+    assert os.environ["NUMBA_CACHE_DIR"] == chosen
+    assert (tmp_path / "xdg" / "ltsc" / "numba").is_dir()
+
+
+def test_writable_package_dir_keeps_numbas_default(monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setattr(config.os, "access", lambda p, mode: True)
+    assert config.ensure_cache_dir() is None
