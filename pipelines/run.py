@@ -72,6 +72,7 @@ class PipelineConfig:
         source_column: Column for the per-source breakdown (used if present).
         unit_rows: Target rows per work unit.
         unit_bytes: Target uncompressed bytes per work unit.
+        codec_threads: Threads compressing one batch (``None``: the CPUs available to the worker).
         report: Draw report.png.
     """
 
@@ -95,6 +96,7 @@ class PipelineConfig:
     source_column: str = "source"
     unit_rows: int = 10_000
     unit_bytes: int = 64 << 20
+    codec_threads: int | None = None
     report: bool = True
 
     def __post_init__(self) -> None:
@@ -109,6 +111,8 @@ class PipelineConfig:
         for name in ("pool_size", "unit_rows", "unit_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.codec_threads is not None and self.codec_threads < 1:
+            raise ValueError(f"codec_threads must be >= 1, got {self.codec_threads}")
         if self.max_len is not None and self.max_len < 2:
             raise ValueError(f"max_len must be >= 2, got {self.max_len}")
         if self.max_tokens is not None and self.max_tokens < 1:
@@ -229,6 +233,13 @@ def _parser() -> argparse.ArgumentParser:
         "--max-tokens", type=int, default=None, help="Reject records with more tokens than this (reason too_long)."
     )
     codec.add_argument(
+        "--codec-threads",
+        type=int,
+        default=None,
+        help="Threads compressing one work unit (the codec releases the GIL). Default: the CPUs available. Output "
+        "does not depend on it.",
+    )
+    codec.add_argument(
         "--allow-mismatch",
         action="store_true",
         help="Do not fail the run when a record fails round-trip verification (it still goes to rejects).",
@@ -265,6 +276,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PipelineConfig, list[
         source_column=args.source_column,
         unit_rows=args.unit_rows,
         unit_bytes=args.unit_mb << 20,
+        codec_threads=args.codec_threads,
         report=not args.no_report,
     )
     return config, beam_args

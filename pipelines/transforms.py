@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import apache_beam as beam
@@ -78,6 +80,15 @@ META_TIME = "ltsc.time."
 STAGES = ("read", "tokenize", "compress", "verify", "write")
 
 _IDS_TYPE = pa.list_(pa.int32())
+#: Below this many tokens a batch compresses in the calling thread (thread hand-off would cost more than it saves).
+_PARALLEL_MIN_TOKENS = 50_000
+
+
+def _available_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 # ---------------------------------------------------------------------------------------------------------------- #
@@ -460,16 +471,53 @@ class _CompressFn(beam.DoFn):
         ids_column: str,
         max_tokens: int | None,
         keep_original: bool,
+        threads: int | None,
     ) -> None:
         self._codec = codec
         self._base_id = base_id
         self._ids_column = ids_column
         self._max_tokens = max_tokens
         self._keep_original = keep_original
+        self._threads = threads
+        self._pool = None
 
     def setup(self) -> None:
         if self._codec is not None:
             _warm(self._codec)
+            n = self._threads or _available_cpus()
+            self._n_threads = n
+            if n > 1:
+                # The codec's kernels release the GIL (nogil): record groups compress in parallel threads.
+                self._pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ltsc-compress")
+
+    def teardown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def _compress_all(self, values: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        n_records = offsets.size - 1
+        if self._pool is None or values.size < _PARALLEL_MIN_TOKENS or n_records < 2:
+            return self._codec.compress_batch_with_sizes(values, offsets)
+        # Contiguous record groups of about equal token counts; records are independent, so the output does not
+        # depend on the grouping.
+        k = min(n_records, 4 * self._n_threads)
+        cuts = np.searchsorted(offsets, np.linspace(0, values.size, k + 1)[1:-1], side="left")
+        bounds = np.unique(np.concatenate([[0], cuts, [n_records]]))
+        groups = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
+
+        def one(ab: tuple[int, int]):
+            a, b = ab
+            return self._codec.compress_batch_with_sizes(
+                values[offsets[a] : offsets[b]], offsets[a : b + 1] - offsets[a]
+            )
+
+        parts = list(self._pool.map(one, groups))
+        cv = np.concatenate([p[0] for p in parts])
+        lengths = np.concatenate([np.diff(p[1]) for p in parts])
+        co = np.zeros(n_records + 1, np.int64)
+        np.cumsum(lengths, out=co[1:])
+        return cv, co, np.concatenate([p[2] for p in parts])
 
     def _validate(self, col: pa.Array, reasons: list[str | None]) -> np.ndarray:
         """Mark null, null-element, out-of-range and too-long records; return the mask of good ones."""
@@ -514,7 +562,7 @@ class _CompressFn(beam.DoFn):
         if self._codec is None:
             return values, offsets, np.zeros(offsets.size - 1, np.int32), np.ones(offsets.size - 1, bool)
         try:
-            cv, co, entries = self._codec.compress_batch_with_sizes(values, offsets)
+            cv, co, entries = self._compress_all(values, offsets)
             return cv, co, entries, np.ones(offsets.size - 1, bool)
         except Exception:  # isolate the record the codec refused; the others still compress
             pass
@@ -586,6 +634,8 @@ class CompressTokens(beam.PTransform):
             ``input_ids``.
         max_tokens: Reject records longer than this.
         keep_original: Keep the original ids for verification.
+        threads: Threads compressing one batch (the codec releases the GIL); ``None``: the CPUs available to the
+            worker. Output does not depend on it.
     """
 
     def __init__(
@@ -596,8 +646,11 @@ class CompressTokens(beam.PTransform):
         ids_column: str = IDS_COLUMN,
         max_tokens: int | None = None,
         keep_original: bool = True,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
         if base_id is None:
             if codec is None:
                 raise ValueError("CompressTokens(None) needs base_id")
@@ -607,7 +660,12 @@ class CompressTokens(beam.PTransform):
         if max_tokens is not None and max_tokens < 1:
             raise ValueError(f"max_tokens must be >= 1, got {max_tokens}")
         self._fn = _CompressFn(
-            codec=codec, base_id=base_id, ids_column=ids_column, max_tokens=max_tokens, keep_original=keep_original
+            codec=codec,
+            base_id=base_id,
+            ids_column=ids_column,
+            max_tokens=max_tokens,
+            keep_original=keep_original,
+            threads=threads,
         )
 
     def expand(self, pcoll):  # noqa: D102 - Beam's hook, documented on the class

@@ -271,3 +271,21 @@ def test_write_shards_names_foreign_batches_by_content(tmp_path):
         names.append(sorted(x.name for x in (tmp_path / f"o{run}" / "data").iterdir()))
     assert names[0] == names[1]
     assert len(names[0]) == 1 and names[0][0].startswith("part-h")
+
+
+def test_compress_tokens_threads_do_not_change_output():
+    rng = np.random.default_rng(7)
+    records = [np.tile(rng.integers(0, 1000, size=rng.integers(5, 40)), rng.integers(2, 30)) for _ in range(300)]
+    assert sum(r.size for r in records) > 50_000  # above the parallel threshold
+    batch = pa.RecordBatch.from_pydict({"input_ids": pa.array([r.tolist() for r in records], pa.list_(pa.int32()))})
+    codec = Codec(base_id=GPT2_BASE)
+    expected = [codec.compress(r).tolist() for r in records]
+    with _pipeline() as p:
+        src = p | beam.Create([batch])
+        for threads in (1, 3):
+            out = src | f"compress_{threads}" >> CompressTokens(codec, threads=threads)
+            assert_that(
+                out | f"ids_{threads}" >> beam.Map(lambda b: b.column("input_ids").to_pylist()),
+                equal_to([expected]),
+                label=f"threads_{threads}",
+            )

@@ -1,0 +1,100 @@
+"""Benchmark: ltsc-pipeline on the shared corpus, default strategy versus ``--strategy none``, same runner.
+
+Usage::
+
+    python benchmarks/bench_pipeline.py [--corpus ../shared/corpus] [--repeats 2] [--json out.json] [beam args...]
+
+Runs the two configurations alternately (``none`` first, so JIT compilation and file caches warm up on the baseline
+and never favour the codec), ``--repeats`` times each, in this one process, and prints per configuration the best
+wall time, records/s, tokens/s and the share of time per stage (read, tokenize, compress, verify, write: seconds
+summed over workers, measured inside the DoFns), then the ratio default / none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(_ROOT))
+
+from ltsc import DEFAULT_STRATEGY  # noqa: E402
+from pipelines.run import run  # noqa: E402
+
+STAGES = ("read", "tokenize", "compress", "verify", "write")
+
+
+def _one(corpus: str, strategy: str, beam_args: list[str]) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ltsc-bench-") as tmp:
+        out = os.path.join(tmp, "out")
+        t0 = time.perf_counter()
+        summary = run(
+            ["--input", corpus, "--output", out, "--strategy", strategy, "--no-report", *beam_args],
+            print_summary=False,
+        )
+        summary["bench_wall_s"] = time.perf_counter() - t0
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the figures."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--corpus", default=str(_ROOT.parent / "shared" / "corpus"))
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--json", default=None, help="Also write the raw figures here.")
+    args, beam_args = p.parse_known_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("apache_beam").setLevel(logging.ERROR)
+
+    runs: dict[str, list[dict]] = {"none": [], DEFAULT_STRATEGY: []}
+    for _ in range(args.repeats):
+        for strategy in ("none", DEFAULT_STRATEGY):
+            runs[strategy].append(_one(args.corpus, strategy, beam_args))
+
+    report = {}
+    print(f"corpus: {args.corpus}   runner args: {' '.join(beam_args) or '(default FnApiRunner)'}   "
+          f"repeats: {args.repeats}")
+    print(f"{'strategy':>10} {'wall s (best)':>14} {'median':>8} {'records/s':>10} {'tokens/s':>11} "
+          f"{'reduction':>9}  stage share ({', '.join(STAGES)})")
+    for strategy, items in runs.items():
+        best = min(items, key=lambda s: s["bench_wall_s"])
+        walls = [s["bench_wall_s"] for s in items]
+        share = best["stage_share"]
+        report[strategy] = {
+            "wall_s_best": best["bench_wall_s"],
+            "wall_s_median": statistics.median(walls),
+            "records_per_s": best["records_in"] / best["bench_wall_s"],
+            "tokens_per_s": best["tokens_in"] / best["bench_wall_s"],
+            "token_reduction": best["token_reduction"],
+            "attention_reduction": best["attention_reduction"],
+            "stage_seconds": best["stage_seconds"],
+            "stage_share": share,
+            "records": best["records_in"],
+            "tokens": best["tokens_in"],
+        }
+        r = report[strategy]
+        print(f"{strategy:>10} {r['wall_s_best']:>14.2f} {r['wall_s_median']:>8.2f} {r['records_per_s']:>10.1f} "
+              f"{r['tokens_per_s']:>11,.0f} {r['token_reduction']:>9.2%}  "
+              + " ".join(f"{share[s]:.0%}" for s in STAGES))
+    ratio = report[DEFAULT_STRATEGY]["wall_s_best"] / report["none"]["wall_s_best"]
+    ratio_median = report[DEFAULT_STRATEGY]["wall_s_median"] / report["none"]["wall_s_median"]
+    report["ratio_best"] = ratio
+    report["ratio_median"] = ratio_median
+    print(f"time ratio {DEFAULT_STRATEGY} / none: {ratio:.2f}x (best), {ratio_median:.2f}x (median); target <= 1.3x")
+    for strategy in ("none", DEFAULT_STRATEGY):
+        secs = report[strategy]["stage_seconds"]
+        print(f"  {strategy:>8} stage seconds: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
