@@ -396,7 +396,13 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | No
     results = (
         batches
         | "compress_tokens"
-        >> CompressTokens(resolved.codec, base_id=resolved.base_id, ids_column=ids_column, max_tokens=config.max_tokens)
+        >> CompressTokens(
+            resolved.codec,
+            base_id=resolved.base_id,
+            ids_column=ids_column,
+            max_tokens=config.max_tokens,
+            threads=config.codec_threads,
+        )
         | "verify_round_trip" >> VerifyRoundTrip(resolved.codec)
         | "write_shards" >> WriteShards(config.output, fmt=config.fmt, source_column=config.source_column)
     )
