@@ -52,6 +52,7 @@ class FinalizeConfig:
         started_at: ``time.time()`` when the run started (for wall time and throughput).
         run_config: Flags recorded in ``stats.json`` and the dataset card.
         report: Draw ``report.png``.
+        write_tokenizer: Write ``OUT/tokenizer`` (only possible when ``base_id`` is the tokenizer's vocabulary size).
     """
 
     output: str
@@ -63,6 +64,7 @@ class FinalizeConfig:
     started_at: float = field(default_factory=time.time)
     run_config: dict[str, Any] = field(default_factory=dict)
     report: bool = True
+    write_tokenizer: bool = True
 
     def __post_init__(self) -> None:
         if self.fmt not in ("parquet", "arrow"):
@@ -298,7 +300,8 @@ def finalize_output(results: Iterable[UnitResult], config: FinalizeConfig) -> di
     schema = _unified_schema(ordered)
     if config.fmt == "arrow":
         _write_arrow_layout(out, ordered, schema)
-    _write_tokenizer(config)
+    if config.write_tokenizer:
+        _write_tokenizer(config)
 
     stage_seconds = {s: sum(r.timings.get(s, 0.0) for r in ordered) for s in STAGES}
     total_stage = sum(stage_seconds.values())

@@ -293,6 +293,7 @@ class Plan:
     codec: Codec | None
     base_id: int
     files: tuple[str, ...]
+    tokenizer_vocab_size: int | None = None
 
 
 def _check_columns(config: PipelineConfig, infos: Sequence[pio.FileInfo]) -> None:
@@ -350,9 +351,16 @@ def plan(config: PipelineConfig) -> Plan:
     """
     from pipelines.tokenizer import load_tokenizer, vocab_size
 
-    base_id = config.base_id
-    if base_id is None:
-        base_id = vocab_size(load_tokenizer(config.tokenizer))
+    tok_size = vocab_size(load_tokenizer(config.tokenizer))
+    base_id = tok_size if config.base_id is None else config.base_id
+    if base_id != tok_size:
+        _LOG.warning(
+            "--base-id %d differs from the tokenizer's vocabulary size %d: OUT/tokenizer is not written (the LTSC "
+            "tokens cannot sit at ids %d.. in that tokenizer)",
+            base_id,
+            tok_size,
+            base_id,
+        )
     codec = None
     if config.strategy != "none":
         codec = Codec(
@@ -367,7 +375,7 @@ def plan(config: PipelineConfig) -> Plan:
     infos = [pio.inspect_file(f) for f in files]
     _check_columns(config, infos)
     units = pio.plan_units(infos, unit_rows=config.unit_rows, unit_bytes=config.unit_bytes)
-    return Plan(tuple(units), codec, base_id, tuple(files))
+    return Plan(tuple(units), codec, base_id, tuple(files), tok_size)
 
 
 # ---------------------------------------------------------------------------------------------------------------- #
@@ -419,6 +427,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | No
             allow_mismatch=config.allow_mismatch,
             run_config=run_config,
             report=config.report,
+            write_tokenizer=resolved.tokenizer_vocab_size in (None, resolved.base_id),
         )
     )
 

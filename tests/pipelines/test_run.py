@@ -320,3 +320,42 @@ def test_sample_corpus_main_job(tmp_path, tokenizer):
     assert summary["records_rejected"] == 0
     assert (out / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "load_dataset" in (out / "README.md").read_text()
+
+
+def test_pipeline_graph_has_a_single_leaf(tmp_path, parquet_dir):
+    """Engines like Dask run only the last leaf: everything must flow into the finalize step."""
+    from apache_beam.pipeline import PipelineVisitor
+    from apache_beam.testing import test_pipeline
+
+    class Leaves(PipelineVisitor):
+        def __init__(self):
+            self.outputs: dict[str, list[int]] = {}
+            self.consumed: set[int] = set()
+
+        def visit_transform(self, node):
+            self.consumed.update(id(i) for i in node.inputs)
+            self.consumed.update(id(s.pvalue) for s in node.side_inputs)
+            self.outputs[node.full_label] = [id(o) for o in node.outputs.values()]
+
+    config, _ = run_mod.parse_args(["--input", str(parquet_dir), "--output", str(tmp_path / "o")])
+    p = test_pipeline.TestPipeline(runner="FnApiRunner")
+    run_mod.build_pipeline(p, config)
+    v = Leaves()
+    p.visit(v)
+    leaves = [label for label, outs in v.outputs.items() if all(o not in v.consumed for o in outs)]
+    assert leaves == ["finalize_dataset/finalize"]
+
+
+def test_base_id_other_than_vocab_size_skips_tokenizer(tmp_path, parquet_dir):
+    out = tmp_path / "out"
+    summary = _run(parquet_dir, out, "--base-id", "60000", "--pool-size", "16")
+    assert summary["base_id"] == 60000
+    assert summary["records_out"] == 12
+    assert not (out / "tokenizer").exists()
+    data = _read_dir(out / "data")
+    codec = Codec(base_id=60000, pool_size=16)
+    flat = [t for s in data.column("input_ids").to_pylist() for t in s]
+    assert max(flat) < 60000 + 2 + 16 and max(flat) >= 60000  # meta ids sit above the custom base
+    assert [len(codec.decompress(np.array(s, np.int32))) for s in data.column("input_ids").to_pylist()] == (
+        data.column("original_length").to_pylist()
+    )
