@@ -143,11 +143,12 @@ def _parser() -> argparse.ArgumentParser:
     io_.add_argument(
         "--input",
         action="append",
-        required=True,
+        default=None,
         metavar="DIR_OR_GLOB",
         help="Parquet or Arrow IPC (file or stream format, e.g. datasets' save_to_disk) files: a file, a directory "
         "(searched recursively), or a glob ('*' within a directory, '**' across). Local or any Beam filesystem "
-        "(gs://, s3://, hdfs:// with their extras). Repeat the flag or give several values for more inputs.",
+        "(gs://, s3://, hdfs:// with their extras). Repeat the flag or give several values for more inputs. "
+        "Default: the bundled sample corpus (a few real-text Parquet shards).",
         nargs="+",
     )
     io_.add_argument("--output", required=True, metavar="OUT", help="Output directory (local or a Beam filesystem).")
@@ -254,7 +255,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PipelineConfig, list[
         SystemExit: On unknown values or ``--help`` (argparse's behaviour).
     """
     args, beam_args = _parser().parse_known_args(argv)
-    inputs = tuple(p for group in args.input for p in group)
+    if args.input is None:
+        from pipelines.assets import default_sample_input
+
+        inputs: tuple[str, ...] = (default_sample_input(),)
+    else:
+        inputs = tuple(p for group in args.input for p in group)
     config = PipelineConfig(
         inputs=inputs,
         output=args.output,

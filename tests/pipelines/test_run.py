@@ -309,7 +309,8 @@ def test_sample_corpus_main_job(tmp_path, tokenizer):
     from pipelines.assets import default_sample_input
 
     out = tmp_path / "out"
-    summary = run(["--input", default_sample_input(), "--output", str(out)], print_summary=False)
+    summary = run(["--output", str(out)], print_summary=False)  # the bundled sample is the default input
+    assert summary["config"]["inputs"] == [default_sample_input()]
     files = sorted(Path(p) for p in summary["config"]["files"])
     inputs = (
         pq.read_table(files).combine_chunks()
