@@ -138,7 +138,9 @@ class Codec:
         seed: Global seed of the meta-id assignment. Each record's meta ids are
             drawn from the pool in a random order seeded by this and the record's
             content, so output depends on nothing else.
-        hierarchical: Accept definitions that use earlier meta-tokens when decoding.
+        hierarchical: Let a definition use meta-tokens defined before it (the
+            body is re-parsed with its meta-tokens as symbols), and accept such
+            definitions when decoding. Flat (the paper's format) by default.
         max_rounds: Suffix-array rebuilds of the savings strategy (more finds
             repeats that only appear after earlier replacements).
     """
@@ -362,6 +364,7 @@ class Codec:
             self._max_len_code,
             self.seed,
             self.max_rounds,
+            self.hierarchical,
         )
 
     def _decompress(self, values: np.ndarray, offsets: np.ndarray, *, single: bool) -> tuple[np.ndarray, np.ndarray]:

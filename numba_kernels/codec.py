@@ -102,35 +102,197 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds):
+def _select(w, strategy, max_len, pool, max_rounds):
+    """One flat parse of ``w`` by the chosen strategy (``best``: the larger total gain wins)."""
+    sa = _suffix_array(w)
+    lcp = _lcp_array(w, sa)
+    occ = np.full(0, -1, np.int64)
+    entry_gain = np.zeros(0, np.int64)
+    entry_len = entry_gain
+    entry_src = entry_gain
+    if strategy == STRATEGY_SAVINGS or strategy == STRATEGY_BEST:
+        occ, entry_len, entry_src, entry_gain = _savings_select(w, max_len, pool, max_rounds, sa, lcp)
+    if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
+        paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
+        p_occ, p_len, p_src, p_gain = _paper_select(w, paper_len, sa, lcp)
+        p_occ, p_len, p_src, p_gain = _keep_most_valuable(p_occ, p_len, p_src, p_gain, pool)
+        # "best": keep the paper's parse only when it saves strictly more.
+        if strategy == STRATEGY_PAPER or p_gain.sum() > entry_gain.sum():
+            occ, entry_len, entry_src, entry_gain = p_occ, p_len, p_src, p_gain
+    return occ, entry_len, entry_src, entry_gain
+
+
+@njit(**JIT_OPTIONS)
+def _apply(w, occ, entry_len, entry_src, first_symbol):
+    """Rewrite ``w`` with a parse: definitions (flat windows of ``w``) and the new body.
+
+    Entry ``e`` becomes the symbol ``first_symbol + e``.
+
+    Returns:
+        ``(def_vals, def_off, body)``.
+    """
+    m = entry_len.shape[0]
+    def_off = np.zeros(m + 1, np.int64)
+    for e in range(m):
+        def_off[e + 1] = def_off[e] + entry_len[e]
+    def_vals = np.empty(def_off[m], np.int64)
+    for e in range(m):
+        def_vals[def_off[e] : def_off[e + 1]] = w[entry_src[e] : entry_src[e] + entry_len[e]]
+    body = np.empty(w.shape[0], np.int64)
+    b = 0
+    p = 0
+    while p < w.shape[0]:
+        e = occ[p] if occ.shape[0] > 0 else -1
+        if e >= 0:
+            body[b] = first_symbol + e
+            p += entry_len[e]
+        else:
+            body[b] = w[p]
+            p += 1
+        b += 1
+    return def_vals, def_off, body[:b]
+
+
+@njit(**JIT_OPTIONS)
+def _inline_unprofitable(def_vals, def_off, body, first_symbol):
+    """Inline every entry that no longer pays, until all remaining ones do.
+
+    In a hierarchical dictionary a later entry can absorb an earlier one's uses,
+    leaving it used once or twice. An entry of length L used U times (in the
+    body and in other definitions) pays only when ``(L - 1) * U > L + 1``.
+    Inlining one never lowers another's gain: its uses move into more places
+    and definitions that contained it get longer.
+    """
+    while True:
+        m = def_off.shape[0] - 1
+        uses = np.zeros(m, np.int64)
+        for v in body:
+            if v >= first_symbol:
+                uses[v - first_symbol] += 1
+        for v in def_vals:
+            if v >= first_symbol:
+                uses[v - first_symbol] += 1
+        keep = np.ones(m, np.bool_)
+        dropped = 0
+        for e in range(m):
+            length = def_off[e + 1] - def_off[e]
+            if (length - 1) * uses[e] - (length + 1) <= 0:
+                keep[e] = False
+                dropped += 1
+        if dropped == 0:
+            return def_vals, def_off, body
+        # Each entry's replacement: itself renumbered if kept, else its (recursively inlined) definition.
+        new_index = np.full(m, -1, np.int64)
+        k = 0
+        for e in range(m):
+            if keep[e]:
+                new_index[e] = k
+                k += 1
+        rep_off = np.zeros(m + 1, np.int64)
+        rep_vals = np.empty(def_vals.shape[0] + m, np.int64)
+        r = 0
+        for e in range(m):
+            if keep[e]:
+                r, rep_vals = _append(rep_vals, r, first_symbol + new_index[e])
+            else:
+                for i in range(def_off[e], def_off[e + 1]):
+                    v = def_vals[i]
+                    if v < first_symbol:
+                        r, rep_vals = _append(rep_vals, r, v)
+                    else:  # an earlier entry: its replacement is already final
+                        for q in range(rep_off[v - first_symbol], rep_off[v - first_symbol + 1]):
+                            r, rep_vals = _append(rep_vals, r, rep_vals[q])
+            rep_off[e + 1] = r
+        new_off = np.zeros(k + 1, np.int64)
+        new_vals = np.empty(def_vals.shape[0], np.int64)
+        n_vals = 0
+        j = 0
+        for e in range(m):
+            if keep[e]:
+                for i in range(def_off[e], def_off[e + 1]):
+                    n_vals, new_vals = _append_symbol(new_vals, n_vals, def_vals[i], rep_vals, rep_off, first_symbol)
+                j += 1
+                new_off[j] = n_vals
+        new_body = np.empty(body.shape[0], np.int64)
+        n_body = 0
+        for v in body:
+            n_body, new_body = _append_symbol(new_body, n_body, v, rep_vals, rep_off, first_symbol)
+        def_vals, def_off, body = new_vals[:n_vals], new_off, new_body[:n_body]
+
+
+@njit(**JIT_OPTIONS)
+def _append(dst, n, v):
+    """Append ``v`` at ``dst[n]``, growing ``dst`` when full; returns ``(n + 1, dst)``."""
+    if n >= dst.shape[0]:
+        grown = np.empty(max(16, 2 * dst.shape[0]), dst.dtype)
+        grown[:n] = dst[:n]
+        dst = grown
+    dst[n] = v
+    return n + 1, dst
+
+
+@njit(**JIT_OPTIONS)
+def _append_symbol(dst, n, v, rep_vals, rep_off, first_symbol):
+    """Append ``v``, or for an entry symbol its replacement ``rep_vals[rep_off[e]:rep_off[e + 1]]``."""
+    if v < first_symbol:
+        return _append(dst, n, v)
+    e = v - first_symbol
+    for i in range(rep_off[e], rep_off[e + 1]):
+        n, dst = _append(dst, n, rep_vals[i])
+    return n, dst
+
+
+@njit(**JIT_OPTIONS)
+def _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical):
+    """Dictionary and body of one record with entries as symbols ``first_symbol + e``.
+
+    Flat: one parse of the record. Hierarchical: parse again and again, each
+    time over the previous body with its meta-tokens as ordinary symbols, so a
+    later entry may contain earlier ones; then inline entries that stopped paying.
+
+    Returns:
+        ``(def_vals, def_off, body)``.
+    """
+    def_vals = np.zeros(0, np.int64)
+    def_off = np.zeros(1, np.int64)
+    body = s
+    if strategy == STRATEGY_NONE or s.shape[0] < 4:
+        return def_vals, def_off, body
+    for _ in range(_HIERARCHY_PASSES if hierarchical else 1):
+        m = def_off.shape[0] - 1
+        if m >= pool or body.shape[0] < 4:
+            break
+        occ, entry_len, entry_src, entry_gain = _select(body, strategy, max_len, pool - m, max_rounds)
+        if entry_len.shape[0] == 0:
+            break
+        new_vals, new_off, body = _apply(body, occ, entry_len, entry_src, first_symbol + m)
+        def_vals = np.concatenate((def_vals, new_vals))
+        def_off = np.concatenate((def_off, def_off[m] + new_off[1:]))
+    if hierarchical:
+        def_vals, def_off, body = _inline_unprofitable(def_vals, def_off, body, first_symbol)
+    return def_vals, def_off, body
+
+
+@njit(**JIT_OPTIONS)
+def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hierarchical):
     """Compress one record ``s`` (int64) into ``out`` (int32, at least ``len(s)`` long).
 
     Returns:
         ``(length, entries)``: the number of values written and of dictionary entries.
     """
     n = s.shape[0]
-    if strategy == STRATEGY_NONE or n < 4:
-        occ = np.full(0, -1, np.int64)
-        entry_gain = np.zeros(0, np.int64)
-        entry_len = entry_gain
-        entry_src = entry_gain
+    first_symbol = base + 2
+    if hierarchical and strategy == STRATEGY_BEST:
+        # Nesting changes which flat parse is the better start, so compare whole programs.
+        def_vals, def_off, body = _program(s, STRATEGY_SAVINGS, first_symbol, pool, max_len, max_rounds, True)
+        p_vals, p_off, p_body = _program(s, STRATEGY_PAPER, first_symbol, pool, max_len, max_rounds, True)
+        if p_off.shape[0] + p_vals.shape[0] + p_body.shape[0] < def_off.shape[0] + def_vals.shape[0] + body.shape[0]:
+            def_vals, def_off, body = p_vals, p_off, p_body
     else:
-        sa = _suffix_array(s)
-        lcp = _lcp_array(s, sa)
-        if strategy == STRATEGY_SAVINGS or strategy == STRATEGY_BEST:
-            occ, entry_len, entry_src, entry_gain = _savings_select(s, max_len, pool, max_rounds, sa, lcp)
-        if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
-            paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
-            p_occ, p_len, p_src, p_gain = _paper_select(s, paper_len, sa, lcp)
-            p_occ, p_len, p_src, p_gain = _keep_most_valuable(p_occ, p_len, p_src, p_gain, pool)
-            # "best": keep the paper's parse only when it saves strictly more.
-            if strategy == STRATEGY_PAPER or p_gain.sum() > entry_gain.sum():
-                occ, entry_len, entry_src, entry_gain = p_occ, p_len, p_src, p_gain
-    m = entry_len.shape[0]
-    total_gain = 0
-    for e in range(m):
-        total_gain += entry_gain[e]
-    if m == 0 or total_gain <= 2:  # the delimiters cost 2: emit unchanged unless strictly shorter
+        def_vals, def_off, body = _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical)
+    m = def_off.shape[0] - 1
+    total = 2 + m + def_vals.shape[0] + body.shape[0]
+    if m == 0 or total >= n:  # emit unchanged unless strictly shorter
         for i in range(n):
             out[i] = s[i]
         return n, 0
@@ -139,29 +301,28 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds):
     out[w] = base
     w += 1
     for e in range(m):
-        out[w] = base + 2 + meta[e]
+        out[w] = first_symbol + meta[e]
         w += 1
-        src = entry_src[e]
-        for i in range(entry_len[e]):
-            out[w] = s[src + i]
+        for i in range(def_off[e], def_off[e + 1]):
+            v = def_vals[i]
+            out[w] = first_symbol + meta[v - first_symbol] if v >= first_symbol else v
             w += 1
     out[w] = base + 1
     w += 1
-    p = 0
-    while p < n:
-        e = occ[p]
-        if e >= 0:
-            out[w] = base + 2 + meta[e]
-            p += entry_len[e]
-        else:
-            out[w] = s[p]
-            p += 1
+    for v in body:
+        out[w] = first_symbol + meta[v - first_symbol] if v >= first_symbol else v
         w += 1
     return w, m
 
 
+#: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).
+_HIERARCHY_PASSES = 8
+
+
+
+
 @njit(**JIT_OPTIONS)
-def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds):
+def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds, hierarchical):
     """Compress every record of a batch; output is never longer than the input."""
     nrec = offsets.shape[0] - 1
     out = np.empty(values.shape[0], np.int32)
@@ -170,7 +331,7 @@ def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_ro
     w = 0
     for r in range(nrec):
         s = values[offsets[r] : offsets[r + 1]].astype(np.int64)
-        length, m = _compress_into(s, out[w:], base, pool, strategy, max_len, seed, max_rounds)
+        length, m = _compress_into(s, out[w:], base, pool, strategy, max_len, seed, max_rounds, hierarchical)
         w += length
         out_offsets[r + 1] = w
         entries[r] = m

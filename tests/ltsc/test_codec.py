@@ -213,22 +213,56 @@ any_input = st.one_of(ids, tiny_alphabet, runs, periodic)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(x=any_input, strategy=st.sampled_from(STRATEGIES), pool=st.sampled_from([1, 2, 7, 512]), seed=st.integers(0, 3))
-def test_round_trip_property(x, strategy, pool, seed):
-    codec = Codec(base_id=B, pool_size=pool, strategy=strategy, seed=seed)
+@given(
+    x=any_input,
+    strategy=st.sampled_from(STRATEGIES),
+    pool=st.sampled_from([1, 2, 7, 512]),
+    seed=st.integers(0, 3),
+    hierarchical=st.booleans(),
+)
+def test_round_trip_property(x, strategy, pool, seed, hierarchical):
+    codec = Codec(base_id=B, pool_size=pool, strategy=strategy, seed=seed, hierarchical=hierarchical)
     out = codec.compress(x)
     assert len(out) <= len(x)
     assert codec.decompress(out).tolist() == x
-    assert naive.decompress(out.tolist(), B, pool) == x
+    assert naive.decompress(out.tolist(), B, pool, hierarchical=hierarchical) == x
     entries = codec.dictionary(out)
     assert len(entries) <= pool
     if entries:
         assert out[0] == B
-        # the length is exactly accounted for by the entries' savings and the two delimiters
-        assert len(out) == len(x) + 2 - sum(e.savings for e in entries)
-        assert all(e.savings > 0 for e in entries)
+        body = len(out) - 1 - out.tolist().index(B + 1)
+        assert len(out) == 2 + sum(1 + len(e.definition) for e in entries) + body
+        if not hierarchical:
+            # flat: the length is exactly accounted for by the entries' savings and the two delimiters
+            assert len(out) == len(x) + 2 - sum(e.savings for e in entries)
+            assert all(e.savings > 0 for e in entries)
+        for e in entries:
+            assert np.array_equal(codec.decompress([B, e.meta_id, *e.expansion.tolist(), B + 1, e.meta_id]), e.expansion)
     else:
         assert out.tolist() == x
+
+
+def test_hierarchical_definitions_nest_and_only_look_back():
+    rng = np.random.default_rng(4)
+    word = [rng.integers(0, B, 3).tolist() for _ in range(6)]
+    phrase = [v for i in (0, 1, 2, 0, 1) for v in word[i]]
+    x = [v for _ in range(12) for v in phrase + word[int(rng.integers(3, 6))]]
+    flat = Codec(base_id=B).compress(x)
+    nested_codec = Codec(base_id=B, hierarchical=True)
+    nested = nested_codec.compress(x)
+    assert len(nested) < len(flat)
+    assert nested_codec.decompress(nested).tolist() == x
+    entries = nested_codec.dictionary(nested)
+    defined = set()
+    uses_earlier = False
+    for e in entries:
+        metas = [v for v in e.definition.tolist() if v >= B + 2]
+        assert set(metas) <= defined  # references only to earlier entries
+        uses_earlier |= bool(metas)
+        defined.add(e.meta_id)
+    assert uses_earlier
+    with pytest.raises(LtscFormatError):  # a flat decoder refuses nested definitions
+        Codec(base_id=B).decompress(nested)
 
 
 @settings(max_examples=40, deadline=None)
