@@ -418,7 +418,10 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | No
             threads=config.codec_threads,
         )
         | "verify_round_trip" >> VerifyRoundTrip(resolved.codec)
-        | "write_shards" >> WriteShards(config.output, fmt=config.fmt, source_column=config.source_column)
+        | "write_shards"
+        >> WriteShards(
+            config.output, fmt=config.fmt, source_column=config.source_column, expected_units=len(resolved.units)
+        )
     )
     run_config = {k: v for k, v in asdict(config).items() if k not in ("overwrite",)}
     run_config["inputs"] = list(config.inputs)

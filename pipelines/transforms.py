@@ -769,8 +769,9 @@ class UnitResult:
 
 
 class _WriteFn(beam.DoFn):
-    def __init__(self, *, output: str, fmt: str, source_column: str | None) -> None:
+    def __init__(self, *, output: str, fmt: str, source_column: str | None, expected_units: int | None) -> None:
         self._output = output
+        self._expected = expected_units
         self._fmt = fmt
         self._source_column = source_column
         self._records = Metrics.counter("ltsc", "records_out")
@@ -856,8 +857,9 @@ class _WriteFn(beam.DoFn):
         if elapsed - self._last_log >= 5.0 or self._done["units"] == 1:
             self._last_log = elapsed
             _LOG.info(
-                "progress (this worker): %d units, %d records (%.0f/s), %d tokens (%.0f/s)",
+                "progress (this worker): %d%s units, %d records (%.0f/s), %d tokens (%.0f/s)",
                 self._done["units"],
+                f" of {self._expected}" if self._expected else "",
                 self._done["records"],
                 self._done["records"] / elapsed,
                 self._done["tokens"],
@@ -875,13 +877,21 @@ class WriteShards(beam.PTransform):
         output: The output directory (any Beam filesystem).
         fmt: ``"parquet"`` or ``"arrow"`` (Arrow IPC stream, the format `datasets` memory-maps).
         source_column: Column used for the per-source breakdown in the stats, if present.
+        expected_units: Number of batches expected in total, for progress logs.
     """
 
-    def __init__(self, output: str, *, fmt: str = "parquet", source_column: str | None = "source") -> None:
+    def __init__(
+        self,
+        output: str,
+        *,
+        fmt: str = "parquet",
+        source_column: str | None = "source",
+        expected_units: int | None = None,
+    ) -> None:
         super().__init__()
         if fmt not in ("parquet", "arrow"):
             raise ValueError(f"fmt must be 'parquet' or 'arrow', got {fmt!r}")
-        self._fn = _WriteFn(output=output, fmt=fmt, source_column=source_column)
+        self._fn = _WriteFn(output=output, fmt=fmt, source_column=source_column, expected_units=expected_units)
 
     def expand(self, pcoll):  # noqa: D102 - Beam's hook, documented on the class
         return pcoll | "write_part" >> beam.ParDo(self._fn)
