@@ -325,7 +325,8 @@ def load_compressed(
         A :class:`CompressedDataset`: ``dataset``, ``tokenizer``, ``config`` (base id, pool size, ...) and ``stats``.
 
     Raises:
-        FileNotFoundError: ``path`` is not a finished pipeline output.
+        FileNotFoundError: ``path`` is not a finished pipeline output, or has no ``tokenizer/`` while ``tokenizer``
+            is asked for.
         ValueError: Inconsistent metadata, no records, an unknown split, or a tokenizer whose LTSC tokens are not at
             the recorded ids.
     """
@@ -361,6 +362,11 @@ def load_compressed(
     if tokenizer:
         from transformers import AutoTokenizer
 
+        if not (out / TOKENIZER_DIR).is_dir():
+            raise FileNotFoundError(
+                f"{out} has no {TOKENIZER_DIR}/ (the pipeline writes none when --base-id differs from the tokenizer's "
+                "vocabulary size); pass tokenizer=False and extend your tokenizer with extend_tokenizer"
+            )
         tok = AutoTokenizer.from_pretrained(str(out / TOKENIZER_DIR))
         found = reserved_token_ids(tok)
         if found != (config.base_id, config.pool_size):

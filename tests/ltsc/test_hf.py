@@ -176,6 +176,10 @@ def test_load_compressed_refuses_unfinished_and_inconsistent_outputs(out_dir: Pa
         load_compressed(copy_dir, cache_dir=str(tmp_path / "c3"))
     with pytest.raises(ValueError, match="one split, 'train'"):
         load_compressed(out_dir, split="test")
+    shutil.rmtree(copy_dir / "tokenizer")  # what the pipeline writes with a --base-id other than the vocabulary size
+    with pytest.raises(FileNotFoundError, match=r"has no tokenizer/ .* pass tokenizer=False"):
+        load_compressed(copy_dir, cache_dir=str(tmp_path / "c4"))
+    assert load_compressed(copy_dir, tokenizer=False, cache_dir=str(tmp_path / "c5")).config.pool_size == POOL
 
 
 # ------------------------------------------------------------------------------------------------ decompress_dataset
