@@ -360,3 +360,26 @@ def test_base_id_other_than_vocab_size_skips_tokenizer(tmp_path, parquet_dir):
     assert [len(codec.decompress(np.array(s, np.int32))) for s in data.column("input_ids").to_pylist()] == (
         data.column("original_length").to_pylist()
     )
+
+
+def test_unreadable_row_group_becomes_read_error_rejects(tmp_path):
+    table = corpus_table(1, bad=False)  # 6 rows
+    path = tmp_path / "in" / "damaged.parquet"
+    path.parent.mkdir()
+    pq.write_table(table, path, row_group_size=3, compression="zstd")
+    md = pq.ParquetFile(path).metadata
+    text_chunk = md.row_group(0).column(table.schema.get_field_index("text"))
+    raw = bytearray(path.read_bytes())
+    # Inside the zstd frame of the text column's first page (past the page header): decompression fails.
+    start = (text_chunk.dictionary_page_offset or text_chunk.data_page_offset) + 40
+    raw[start : start + 64] = b"\xa5" * 64
+    path.write_bytes(bytes(raw))
+    out = tmp_path / "out"
+    summary = _run(path, out, "--unit-rows", "3")
+    assert summary["records_in"] == 6
+    assert summary["records_out"] == 3
+    assert summary["reject_reasons"] == {"read_error": 3}
+    rejects = _read_dir(out / "rejects")
+    assert rejects.column("ltsc_row").to_pylist() == [0, 1, 2]
+    assert all(Path(s).name == "damaged.parquet" for s in rejects.column("ltsc_shard").to_pylist())
+    assert _read_dir(out / "data").column("id").to_pylist() == ["r3", "r4", "r5"]
