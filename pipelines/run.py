@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -348,6 +349,16 @@ def _check_columns(config: PipelineConfig, infos: Sequence[pio.FileInfo]) -> Non
             )
 
 
+def _exclude_output(files: list[str], output: str) -> list[str]:
+    """Drop files inside the output directory (an input directory may contain an earlier run's output)."""
+    root = os.path.abspath(output) if pio.is_local(output) else output.rstrip("/")
+    sep = os.sep if pio.is_local(output) else "/"
+    kept = [f for f in files if not (f == root or f.startswith(root + sep))]
+    if not kept:
+        raise pio.PipelineInputError(f"no input files outside the output directory {output}")
+    return kept
+
+
 def plan(config: PipelineConfig) -> Plan:
     """Resolve the tokenizer and codec, list and inspect inputs, check columns, and plan work units.
 
@@ -377,7 +388,7 @@ def plan(config: PipelineConfig) -> Plan:
             seed=config.seed,
             hierarchical=config.hierarchical,
         )
-    files = pio.discover_inputs(config.inputs)
+    files = _exclude_output(pio.discover_inputs(config.inputs), config.output)
     infos = [pio.inspect_file(f) for f in files]
     _check_columns(config, infos)
     units = pio.plan_units(infos, unit_rows=config.unit_rows, unit_bytes=config.unit_bytes)
@@ -441,14 +452,16 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | No
     )
 
 
+def _refuse_complete_output(config: PipelineConfig) -> None:
+    if pio.FileSystems.exists(pio.join(config.output, SUCCESS_FILE)) and not config.overwrite:
+        raise FileExistsError(
+            f"{config.output} already holds a complete output ({SUCCESS_FILE} exists); pass --overwrite to replace it"
+        )
+
+
 def _prepare_output(config: PipelineConfig) -> None:
+    _refuse_complete_output(config)
     success = pio.join(config.output, SUCCESS_FILE)
-    if pio.FileSystems.exists(success):
-        if not config.overwrite:
-            raise FileExistsError(
-                f"{config.output} already holds a complete output ({SUCCESS_FILE} exists); pass --overwrite to "
-                "replace it"
-            )
     # Remove _SUCCESS first, so an interrupted overwrite never looks complete; then everything else we own.
     pio.delete([success])
     pio.delete([pio.join(config.output, e) for e in OUTPUT_ENTRIES if e != SUCCESS_FILE])
@@ -516,6 +529,7 @@ def run(argv: Sequence[str] | None = None, *, print_summary: bool = True) -> dic
     """
     config, beam_args = parse_args(argv)
     started = time.time()
+    _refuse_complete_output(config)  # fail fast, before inspecting inputs
     resolved = plan(config)
     _prepare_output(config)
     options = PipelineOptions(beam_args)

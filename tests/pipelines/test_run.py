@@ -383,3 +383,11 @@ def test_unreadable_row_group_becomes_read_error_rejects(tmp_path):
     assert rejects.column("ltsc_row").to_pylist() == [0, 1, 2]
     assert all(Path(s).name == "damaged.parquet" for s in rejects.column("ltsc_shard").to_pylist())
     assert _read_dir(out / "data").column("id").to_pylist() == ["r3", "r4", "r5"]
+
+
+def test_output_inside_input_directory_is_not_read_back(tmp_path, parquet_dir):
+    out = parquet_dir / "out"
+    first = _run(parquet_dir, out)
+    second = _run(parquet_dir, out, "--overwrite")
+    assert second["records_in"] == first["records_in"] == 14
+    assert all(not f.startswith(str(out)) for f in second["config"]["files"])
