@@ -11,11 +11,11 @@ part-file names and hence the output depend only on the input bytes and the flag
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
 import posixpath
 import re
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -339,12 +339,12 @@ def table_to_bytes(table: pa.Table, fmt: str) -> bytes:
 def write_atomic(path: str, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically: to a temporary sibling, then rename over ``path``.
 
-    The temporary name is derived from the content, so a retry of the same write reuses it and a crashed attempt
-    leaves at most a ``.tmp-*`` file that the finalize step removes.
+    Each attempt writes its own temporary name, so concurrent attempts of the same work (retries, speculative
+    execution) never interfere; all of them rename identical bytes to the same final name. A crashed attempt leaves
+    at most a ``.tmp-*`` file, which the finalize step removes.
     """
     directory, name = FileSystems.split(path)
-    digest = hashlib.sha1(data).hexdigest()[:12]
-    tmp = FileSystems.join(directory, f".tmp-{name}-{digest}")
+    tmp = FileSystems.join(directory, f".tmp-{name}-{uuid.uuid4().hex[:12]}")
     with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         f.write(data)
     if is_local(path) and os.path.exists(path):
