@@ -391,3 +391,18 @@ def test_output_inside_input_directory_is_not_read_back(tmp_path, parquet_dir):
     second = _run(parquet_dir, out, "--overwrite")
     assert second["records_in"] == first["records_in"] == 14
     assert all(not f.startswith(str(out)) for f in second["config"]["files"])
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_all_records_rejected_still_completes(tmp_path, fmt):
+    (tmp_path / "in").mkdir()
+    pq.write_table(
+        pa.table({"id": ["a", "b"], "text": pa.array([None, ""], pa.string())}), tmp_path / "in" / "x.parquet"
+    )
+    out = tmp_path / "out"
+    summary = _run(tmp_path / "in", out, "--format", fmt)
+    assert (summary["records_in"], summary["records_out"], summary["records_rejected"]) == (2, 0, 2)
+    assert summary["data_files"] == []
+    assert summary["token_reduction"] == 0.0
+    assert (out / "_SUCCESS").exists()
+    assert _read_dir(out / "rejects").column("ltsc_reason").to_pylist() == ["null_text", "empty_text"]
