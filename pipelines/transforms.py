@@ -11,6 +11,9 @@ Every transform here maps a ``PCollection`` of ``pyarrow.RecordBatch`` to anothe
         | VerifyRoundTrip(codec)
         | WriteShards("out")                                # one UnitResult per batch
     )
+    _ = written | FinalizeDataset(FinalizeConfig(output="out", base_id=codec.base_id, pool_size=codec.pool_size))
+
+(``FinalizeDataset`` lives in :mod:`pipelines.finalize`: stats.json, report, dataset card, tokenizer, _SUCCESS.)
 
 Records that cannot be processed are not dropped: each transform marks them in the column ``__ltsc_reject`` (a
 reason string such as ``"empty_text: ..."``; null for good records) and later transforms pass them through untouched,
@@ -252,19 +255,27 @@ class ReadShards(beam.PTransform):
         unit_bytes: int = 64 << 20,
     ) -> None:
         super().__init__()
-        if units is None:
-            if inputs is None:
-                raise ValueError("ReadShards needs inputs or units")
-            specs = [inputs] if isinstance(inputs, str) else list(inputs)
-            infos = [pio.inspect_file(p) for p in pio.discover_inputs(specs)]
+        if units is None and inputs is None:
+            raise ValueError("ReadShards needs inputs or units")
+        self._specs = None if inputs is None else ([inputs] if isinstance(inputs, str) else list(inputs))
+        self._required = tuple(required_columns)
+        self._unit_rows = unit_rows
+        self._unit_bytes = unit_bytes
+        self._units = None if units is None else sorted(units)
+
+    @property
+    def units(self) -> list[pio.WorkUnit]:
+        """The work units, planned from the inputs' footers on first access (on the driver, before any work)."""
+        if self._units is None:
+            infos = [pio.inspect_file(p) for p in pio.discover_inputs(self._specs)]
             for info in infos:
-                missing = [c for c in required_columns if c not in info.schema.names]
+                missing = [c for c in self._required if c not in info.schema.names]
                 if missing:
                     raise pio.PipelineInputError(
                         f"{info.path}: no column {missing[0]!r} (columns: {', '.join(info.schema.names)})"
                     )
-            units = pio.plan_units(infos, unit_rows=unit_rows, unit_bytes=unit_bytes)
-        self.units = sorted(units)
+            self._units = pio.plan_units(infos, unit_rows=self._unit_rows, unit_bytes=self._unit_bytes)
+        return self._units
 
     def expand(self, pbegin):  # noqa: D102 - Beam's hook, documented on the class
         return (

@@ -71,8 +71,9 @@ def test_read_shards_units_rows_and_provenance(tmp_path):
 
 def test_read_shards_missing_column_fails_before_work(tmp_path):
     pq.write_table(pa.table({"body": ["x"]}), tmp_path / "a.parquet")
+    read = ReadShards([str(tmp_path / "a.parquet")], required_columns=["text"])
     with pytest.raises(ValueError, match=r"a\.parquet: no column 'text'"):
-        ReadShards([str(tmp_path / "a.parquet")], required_columns=["text"])
+        _ = _pipeline() | read  # planning runs when the transform is applied, before any work
 
 
 def test_tokenize_text_ids_rejects_and_columns(tokenizer_path):
