@@ -290,3 +290,26 @@ def test_compress_tokens_threads_do_not_change_output():
                 equal_to([expected]),
                 label=f"threads_{threads}",
             )
+
+
+class _FlakyTokenizer:
+    """Encodes each character as its code point; fails on texts containing 'BAD' (like a tokenizer error)."""
+
+    class _Enc:
+        def __init__(self, ids):
+            self.ids = ids
+
+    def encode_batch_fast(self, texts, add_special_tokens=False):
+        if any("BAD" in t for t in texts):
+            raise RuntimeError("cannot encode")
+        return [self._Enc([ord(c) for c in t]) for t in texts]
+
+    encode_batch = encode_batch_fast
+
+
+def test_tokenize_errors_isolate_the_failing_text():
+    values, offsets, errors = T._encode_texts(_FlakyTokenizer(), ["ab", "xBADx", "c", "BAD"], chunk=3)
+    assert errors == {1: "RuntimeError: cannot encode", 3: "RuntimeError: cannot encode"}
+    # Failing texts get empty rows; the others keep their ids, in order.
+    assert values.tolist() == [97, 98, 99]
+    assert offsets.tolist() == [0, 2, 2, 3, 3]
