@@ -3,7 +3,7 @@
 Usage::
 
     ltsc-pipeline --input 'DIR_OR_GLOB' --output OUT [--text-column text] [--tokenizer PATH_OR_NAME]
-                  [--strategy savings|paper|none] [--pool-size N] [--max-len N] [--format parquet|arrow]
+                  [--strategy NAME|none] [--pool-size N] [--max-len N] [--format parquet|arrow]
                   [--overwrite] [any Beam option: --runner ..., --direct_num_workers ...]
     python -m pipelines.run ...
 
