@@ -24,7 +24,6 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import apache_beam as beam
-import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from ltsc import DEFAULT_STRATEGY, STRATEGIES, Codec
@@ -40,6 +39,8 @@ from pipelines.transforms import (
     TokenizeText,
     VerifyRoundTrip,
     WriteShards,
+    is_int_list_type,
+    is_string_type,
 )
 
 __all__ = ["PipelineConfig", "build_pipeline", "parse_args", "plan", "run", "main"]
@@ -312,21 +313,19 @@ def _check_columns(config: PipelineConfig, infos: Sequence[pio.FileInfo]) -> Non
             if config.ids_column not in names:
                 raise pio.PipelineInputError(f"{where}: no ids column {config.ids_column!r} (columns: {names})")
             t = info.schema.field(config.ids_column).type
-            if not (pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)) or not (
-                pa.types.is_integer(t.value_type)
-            ):
+            if not is_int_list_type(t):
                 raise pio.PipelineInputError(f"{where}: ids column {config.ids_column!r} has type {t}, not list<int>")
         else:
             if config.text_column not in names:
                 raise pio.PipelineInputError(f"{where}: no text column {config.text_column!r} (columns: {names})")
             t = info.schema.field(config.text_column).type
-            if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)):
+            if not is_string_type(t):
                 raise pio.PipelineInputError(f"{where}: text column {config.text_column!r} has type {t}, not string")
         if config.response_column:
             if config.response_column not in names:
                 raise pio.PipelineInputError(f"{where}: no response column {config.response_column!r} ({names})")
             t = info.schema.field(config.response_column).type
-            if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+            if not is_string_type(t):
                 raise pio.PipelineInputError(f"{where}: response column {config.response_column!r} has type {t}")
         consumed = {config.ids_column or config.text_column}
         if config.response_column:

@@ -177,11 +177,15 @@ def _flat(col: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return values.astype(np.int64, copy=False), offsets
 
 
-def _is_string(t: pa.DataType) -> bool:
+def is_string_type(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` holds text (plain, large, view or dictionary-encoded strings)."""
+    if pa.types.is_dictionary(t):
+        return is_string_type(t.value_type)
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
-def _is_int_list(t: pa.DataType) -> bool:
+def is_int_list_type(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` holds lists of integers (list, large_list, fixed_size_list, list_view)."""
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_list_view(t):
         return pa.types.is_integer(t.value_type)
     return False
@@ -348,7 +352,7 @@ class _TokenizeFn(beam.DoFn):
         self, batch: pa.RecordBatch, name: str, reasons: list[str | None], null_code: str, err_code: str
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         col = _column(batch, name, "text")
-        if not _is_string(col.type):
+        if not is_string_type(col.type):
             shard = _meta(batch).get(META_SHARD, "<batch>")
             raise TypeError(f"{shard}: column {name!r} has type {col.type}, expected a string type")
         texts = col.to_pylist()
@@ -603,7 +607,7 @@ class _CompressFn(beam.DoFn):
             yield batch
             return
         col = _column(batch, self._ids_column, "ids")
-        if not _is_int_list(col.type):
+        if not is_int_list_type(col.type):
             shard = _meta(batch).get(META_SHARD, "<batch>")
             raise TypeError(f"{shard}: column {self._ids_column!r} has type {col.type}, expected a list of integers")
         ok = self._validate(col, reasons)

@@ -313,3 +313,18 @@ def test_tokenize_errors_isolate_the_failing_text():
     # Failing texts get empty rows; the others keep their ids, in order.
     assert values.tolist() == [97, 98, 99]
     assert offsets.tolist() == [0, 2, 2, 3, 3]
+
+
+def test_dictionary_encoded_and_large_text_columns(tokenizer_path):
+    texts = pa.array(["hello world", "x", "hello world"])
+    batch = pa.RecordBatch.from_arrays([texts.dictionary_encode(), texts.cast(pa.large_string())], ["text", "big"])
+    with _pipeline() as p:
+        src = p | beam.Create([batch])
+        for column in ("text", "big"):
+            out = src | f"tok_{column}" >> TokenizeText(tokenizer_path, text_column=column)
+            assert_that(
+                out | f"ids_{column}" >> beam.Map(lambda b: b.column("input_ids").to_pylist()),
+                equal_to([[[31373, 995], [87], [31373, 995]]]),
+                label=f"ids_{column}",
+            )
+    assert not T.is_string_type(pa.int64()) and T.is_int_list_type(pa.large_list(pa.int16()))
