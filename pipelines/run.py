@@ -220,7 +220,7 @@ def _parser() -> argparse.ArgumentParser:
         "--max-len",
         type=int,
         default=None,
-        help="Longest token subsequence one meta-token may stand for. Default: 8 for paper, unlimited for savings.",
+        help="Longest token subsequence one meta-token may stand for. Default: 8 for paper, unlimited otherwise.",
     )
     codec.add_argument("--seed", type=int, default=0, help="Global seed of the meta-id assignment. Default: 0.")
     codec.add_argument(
