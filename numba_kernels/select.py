@@ -261,7 +261,8 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
     entry_gain = np.empty(pool_size, np.int64)
     m = 0
     bits = np.zeros((n >> 6) + 1, np.uint64)
-    for _ in range(max_rounds):
+    rounds = 0
+    while rounds < max_rounds:
         if m >= pool_size:
             break
         w, where = _compact(s, bits)
@@ -285,6 +286,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
         cand_len = np.empty(ncand, np.int64)
         buf = np.empty(sa.shape[0], np.int64)
         buf_owner = -1
+        dead = np.zeros(ncand, np.bool_)
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         stamp = np.full(ncand, -1, np.int64)
         heap = np.empty(ncand, np.int64)
@@ -314,9 +316,29 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
             size += 1
         _heapify(heap, size, key_gain, key_len, key_first)
         taken = 0
+        work = 0
+        work_budget = 4 * w.shape[0] + 4096
+        exhausted = True
+        fallback = -1  # the best exactly scored candidate since the last acceptance
         while size > 0 and m < pool_size:
-            c = heap[0]
-            size = _heap_pop(heap, size, key_gain, key_len, key_first)
+            c = -1
+            if work > work_budget:
+                if taken > 0:
+                    # Replacements made most candidates stale (degenerate text: long
+                    # runs, periodic data); rebuilding over the compacted record is
+                    # cheaper than re-scoring them one by one.
+                    exhausted = False
+                    break
+                if fallback >= 0:
+                    # Near-equal bounds on huge, nested occurrence lists: take the
+                    # best candidate scored so far instead of scoring them all.
+                    c = fallback
+                    dead[c] = True
+            if c < 0:
+                c = heap[0]
+                size = _heap_pop(heap, size, key_gain, key_len, key_first)
+                if dead[c]:
+                    continue
             # Candidates nest (a child's positions are a slice of its parent's), so
             # each one's positions are sorted into a scratch buffer, not in place.
             count = rb[c] - lb[c] + 1
@@ -326,6 +348,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
                 view.sort()
                 buf_owner = c
             if stamp[c] != m:
+                work += count
                 best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits, trunc)
                 stamp[c] = m
                 if best_gain <= 0:
@@ -335,6 +358,8 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
                 key_first[c] = best_first
                 if size > 0 and _ranks_before(heap[0], c, key_gain, key_len, key_first):
                     size = _heap_push(heap, size, c, key_gain, key_len, key_first)
+                    if fallback < 0 or _ranks_before(c, fallback, key_gain, key_len, key_first):
+                        fallback = c
                     continue
             length = key_len[c]
             entry_len[m] = length
@@ -343,8 +368,12 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
             _replace_greedy(buf, 0, count, length, bits, occ, m)
             m += 1
             taken += 1
+            fallback = -1
+            dead[c] = True
         if taken == 0:
             break
+        if exhausted:
+            rounds += 1
     return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
 
 
