@@ -12,12 +12,16 @@ both see exactly the same content. Records with a ``response_ids`` column (``lts
 their response appended uncompressed and only the response is learned (``ltsc.hf.LtscCollator``); otherwise the
 whole sequence is learned.
 
+By default the two runs share one process and their steps alternate (compressed, uncompressed, uncompressed,
+compressed, ...), so whatever else the machine is doing slows both alike; ``--schedule sequential`` runs one after the
+other, each in a fresh process (``--no-isolate``: in this one).
+
 Reported per run: step time (wall clock and process CPU time of forward + backward + AdamW step; the first
-``--warmup`` steps excluded; CPU time is less disturbed by other processes on a shared machine), tokens/s
-(non-padding tokens; padded tokens/s too), records/s, and peak memory: the process's peak resident set size while
-training (Linux ``VmHWM`` after resetting it through ``/proc/self/clear_refs``; ``resource.getrusage`` ``ru_maxrss``
-where that is not possible) and its growth over the resident size just before training. Each run happens in a fresh
-Python process by default (``--no-isolate`` runs both in this one), so the peaks do not mask each other.
+``--warmup`` steps excluded), tokens/s (non-padding tokens; padded tokens/s too), records/s, and peak memory: the
+largest per-step peak resident set size (Linux ``VmHWM``, reset through ``/proc/self/clear_refs`` before every
+step, so each step's peak is its own; ``resource.getrusage`` ``ru_maxrss`` where that is not possible, meaningful
+only with ``--schedule sequential``) and the largest growth of a step over the resident size before it (the memory
+a step needs on top of weights, optimizer state and data, which both runs hold).
 
 Then the measured step-time saving is printed next to ``stats.json``'s ``attention_reduction`` (the saving of a
 cost quadratic in length), the token reduction, and the saving a FLOP count of this model predicts.
@@ -75,10 +79,18 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help=f"Comma-separated runs, from {', '.join(VARIANTS)}. Default: both.",
     )
     p.add_argument(
+        "--schedule",
+        choices=("interleaved", "sequential"),
+        default="interleaved",
+        help="interleaved: both runs in one process, their steps alternating (compressed, uncompressed, "
+        "uncompressed, compressed, ...), so other load on the machine hits both alike; sequential: one run after "
+        "the other, each in a fresh process. Default: interleaved.",
+    )
+    p.add_argument(
         "--no-isolate",
         dest="isolate",
         action="store_false",
-        help="Run every variant in this process (faster to start; peak memory of the later run may be masked).",
+        help="With --schedule sequential: run in this process instead of one fresh process per run.",
     )
     p.add_argument("--json", default=None, metavar="PATH", help="Also write the results as JSON here.")
     p.add_argument("--quiet", action="store_true", help="Print only the final comparison.")
@@ -123,27 +135,23 @@ def _reset_peak_rss() -> bool:
     return True
 
 
-class PeakMemory:
-    """Peak resident set size over a block, in MiB, and its growth over the resident size at the start."""
+class StepMemory:
+    """Peak resident set size of one block (a training step), and its growth over the resident size before it.
 
-    def __enter__(self) -> PeakMemory:
-        self.method = "VmHWM after /proc/self/clear_refs" if _reset_peak_rss() else "ru_maxrss"
-        self.start_kib = _status_kib("VmRSS") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    Linux: the kernel's peak mark (``VmHWM``) is reset through ``/proc/self/clear_refs`` before the block and read
+    after it, so each step's peak is its own even when two runs share the process. Elsewhere: the process-wide
+    ``ru_maxrss``, which never goes down (then only a run in a fresh process has a meaningful peak).
+    """
+
+    def __enter__(self) -> StepMemory:
+        self.resettable = _reset_peak_rss()
+        self.start_kib = _status_kib("VmRSS") or 0
         return self
 
     def __exit__(self, *exc: object) -> None:
-        hwm = _status_kib("VmHWM") if self.method.startswith("VmHWM") else None
+        hwm = _status_kib("VmHWM") if self.resettable else None
         self.peak_kib = hwm if hwm is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-
-    @property
-    def peak_mib(self) -> float:
-        """Peak RSS during the block."""
-        return self.peak_kib / 1024
-
-    @property
-    def growth_mib(self) -> float:
-        """Peak RSS during the block minus RSS at its start."""
-        return (self.peak_kib - self.start_kib) / 1024
+        self.method = "VmHWM reset per step (/proc/self/clear_refs)" if hwm is not None else "ru_maxrss"
 
 
 # ---------------------------------------------------------------------------------------------------------------- #
@@ -185,96 +193,134 @@ def _model_flops(*, shapes: Sequence[tuple[int, int]], n_layer: int, n_embd: int
 # ---------------------------------------------------------------------------------------------------------------- #
 # One run
 # ---------------------------------------------------------------------------------------------------------------- #
-def run_variant(args: argparse.Namespace, variant: str) -> dict[str, Any]:
-    """Trains one variant and returns its measurements."""
+class Run:
+    """One variant's data, model and optimizer, and the measurements of its steps."""
+
+    def __init__(self, args: argparse.Namespace, variant: str, loaded, indices: np.ndarray) -> None:
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+
+        from ltsc.hf import LtscCollator, add_meta_embeddings, decompress_dataset
+
+        self.variant = variant
+        self.args = args
+        tok = loaded.tokenizer
+        eos = tok.eos_token_id
+        unique, inverse = np.unique(indices, return_inverse=True)
+        self.records = int(unique.size)
+        self.record_ids = [int(i) for i in indices]
+        subset = loaded.dataset.select(unique.tolist())
+        if variant == "uncompressed" and loaded.config.compressed:
+            subset = decompress_dataset(subset, loaded.codec)
+        rows = subset.to_list()
+        collate = LtscCollator(pad_token_id=eos if eos is not None else 0, eos_token_id=eos, return_tensors="pt")
+        size = args.batch_size
+        self.batches = [collate([rows[j] for j in inverse[s * size : (s + 1) * size]]) for s in range(args.steps)]
+
+        torch.manual_seed(args.seed)  # the same initial weights for every variant
+        config = GPT2Config(
+            vocab_size=loaded.config.base_id,  # the base model; add_meta_embeddings grows it as for a pretrained one
+            n_positions=args.seq_cap,
+            n_embd=args.n_embd,
+            n_layer=args.n_layer,
+            n_head=args.n_head,
+            bos_token_id=eos,
+            eos_token_id=eos,
+        )
+        self.model = GPT2LMHeadModel(config)
+        add_meta_embeddings(self.model, tok)
+        self.model.train()
+        self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=args.lr)
+        self.times: list[float] = []
+        self.cpu_times: list[float] = []
+        self.losses: list[float] = []
+        self.peaks_kib: list[int] = []
+        self.growths_kib: list[int] = []
+        self.memory_method = ""
+
+    def step(self) -> None:
+        """Runs and measures the next training step."""
+        batch = self.batches[len(self.times)]
+        with StepMemory() as mem:
+            t0, c0 = time.perf_counter(), time.process_time()
+            loss = self.model(**batch).loss
+            loss.backward()
+            self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            self.times.append(time.perf_counter() - t0)
+            self.cpu_times.append(time.process_time() - c0)
+        self.losses.append(float(loss.detach()))
+        self.peaks_kib.append(mem.peak_kib)
+        self.growths_kib.append(mem.peak_kib - mem.start_kib)
+        self.memory_method = mem.method
+        if not self.args.quiet:
+            shape = tuple(batch["input_ids"].shape)
+            print(
+                f"  {self.variant:12s} step {len(self.times):3d}  batch {shape}  {self.times[-1]:.3f} s  "
+                f"loss {self.losses[-1]:.3f}  peak RSS {mem.peak_kib / 1024:,.0f} MiB"
+            )
+
+    def summary(self) -> dict[str, Any]:
+        """The run's measurements (timed steps only: the first ``--warmup`` are left out)."""
+        import torch
+
+        args = self.args
+        timed = slice(args.warmup, None)
+        step_times = np.array(self.times[timed])
+        real = np.array([int(b["attention_mask"].sum()) for b in self.batches[timed]])
+        padded = np.array([b["input_ids"].numel() for b in self.batches[timed]])
+        total = float(step_times.sum())
+        vocab = self.model.get_input_embeddings().num_embeddings
+        shapes = [tuple(b["input_ids"].shape) for b in self.batches]
+        return {
+            "variant": self.variant,
+            "records": self.records,
+            "steps_timed": int(step_times.size),
+            "step_time_mean_s": float(step_times.mean()),
+            "step_time_median_s": float(np.median(step_times)),
+            "step_cpu_time_mean_s": float(np.mean(self.cpu_times[timed])),
+            "tokens_per_s": float(real.sum() / total),
+            "padded_tokens_per_s": float(padded.sum() / total),
+            "records_per_s": float(step_times.size * args.batch_size / total),
+            "tokens": int(sum(int(b["attention_mask"].sum()) for b in self.batches)),
+            "padded_tokens": int(sum(b["input_ids"].numel() for b in self.batches)),
+            "squares": int(sum(int((b["attention_mask"].sum(1) ** 2).sum()) for b in self.batches)),
+            "model_flops": _model_flops(shapes=shapes, n_layer=args.n_layer, n_embd=args.n_embd, vocab=vocab),
+            "peak_rss_mib": max(self.peaks_kib) / 1024,
+            "rss_growth_mib": max(self.growths_kib) / 1024,
+            "memory_method": self.memory_method,
+            "loss_first": self.losses[0],
+            "loss_last": self.losses[-1],
+            "torch_threads": torch.get_num_threads(),
+            "attn_implementation": getattr(self.model.config, "_attn_implementation", None),
+            "record_ids": self.record_ids,
+        }
+
+
+def train(args: argparse.Namespace, variants: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Trains ``variants`` in this process; with several, their steps alternate (ABBA order).
+
+    Alternating steps spreads whatever else the machine is doing evenly over the runs; a step's peak memory is
+    its own either way (:class:`StepMemory`).
+    """
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
     from transformers.utils import logging as hf_logging
 
-    from ltsc.hf import LtscCollator, add_meta_embeddings, decompress_dataset, load_compressed
+    from ltsc.hf import load_compressed
 
     hf_logging.disable_progress_bar()
     if args.threads:
         torch.set_num_threads(args.threads)
     loaded = load_compressed(args.out)
-    tok = loaded.tokenizer
-    eos = tok.eos_token_id
+    eos = loaded.tokenizer.eos_token_id
     indices = select_records(
         loaded.dataset, seq_cap=args.seq_cap, n=args.steps * args.batch_size, seed=args.seed, extra=int(eos is not None)
     )
-    unique, inverse = np.unique(indices, return_inverse=True)
-    subset = loaded.dataset.select(unique.tolist())
-    if variant == "uncompressed" and loaded.config.compressed:
-        subset = decompress_dataset(subset, loaded.codec)
-    rows = subset.to_list()
-    collate = LtscCollator(pad_token_id=eos if eos is not None else 0, eos_token_id=eos, return_tensors="pt")
-    batches = [
-        collate([rows[j] for j in inverse[s * args.batch_size : (s + 1) * args.batch_size]]) for s in range(args.steps)
-    ]
-
-    torch.manual_seed(args.seed)
-    config = GPT2Config(
-        vocab_size=loaded.config.base_id,  # the base model; add_meta_embeddings grows it as for a pretrained one
-        n_positions=args.seq_cap,
-        n_embd=args.n_embd,
-        n_layer=args.n_layer,
-        n_head=args.n_head,
-        bos_token_id=eos,
-        eos_token_id=eos,
-    )
-    model = GPT2LMHeadModel(config)
-    add_meta_embeddings(model, tok)
-    model.train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr)
-
-    times: list[float] = []
-    cpu_times: list[float] = []
-    losses: list[float] = []
-    with PeakMemory() as mem:
-        for batch in batches:
-            t0, c0 = time.perf_counter(), time.process_time()
-            loss = model(**batch).loss
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            times.append(time.perf_counter() - t0)
-            cpu_times.append(time.process_time() - c0)
-            losses.append(float(loss.detach()))
-            if not args.quiet:
-                shape = tuple(batch["input_ids"].shape)
-                print(f"  {variant:12s} step {len(times):3d}  batch {shape}  {times[-1]:.3f} s  loss {losses[-1]:.3f}")
-
-    timed = slice(args.warmup, None)
-    step_times = np.array(times[timed])
-    real = np.array([int(b["attention_mask"].sum()) for b in batches[timed]])
-    padded = np.array([b["input_ids"].numel() for b in batches[timed]])
-    shapes = [tuple(b["input_ids"].shape) for b in batches]
-    total = float(step_times.sum())
-    return {
-        "variant": variant,
-        "records": int(unique.size),
-        "steps_timed": int(step_times.size),
-        "step_time_mean_s": float(step_times.mean()),
-        "step_time_median_s": float(np.median(step_times)),
-        "step_cpu_time_mean_s": float(np.mean(cpu_times[timed])),
-        "tokens_per_s": float(real.sum() / total),
-        "padded_tokens_per_s": float(padded.sum() / total),
-        "records_per_s": float(step_times.size * args.batch_size / total),
-        "tokens": int(sum(int(b["attention_mask"].sum()) for b in batches)),
-        "padded_tokens": int(sum(b["input_ids"].numel() for b in batches)),
-        "squares": int(sum(int((b["attention_mask"].sum(1) ** 2).sum()) for b in batches)),
-        "model_flops": _model_flops(
-            shapes=shapes, n_layer=args.n_layer, n_embd=args.n_embd, vocab=model.get_input_embeddings().num_embeddings
-        ),
-        "peak_rss_mib": mem.peak_mib,
-        "rss_growth_mib": mem.growth_mib,
-        "memory_method": mem.method,
-        "loss_first": losses[0],
-        "loss_last": losses[-1],
-        "torch_threads": torch.get_num_threads(),
-        "attn_implementation": getattr(model.config, "_attn_implementation", None),
-        "record_ids": [int(i) for i in indices[: args.batch_size]],
-    }
+    runs = [Run(args, v, loaded, indices) for v in variants]
+    for i in range(args.steps):
+        for run in runs if i % 2 == 0 else runs[::-1]:
+            run.step()
+    return {run.variant: run.summary() for run in runs}
 
 
 def _child(args: argparse.Namespace, variant: str, argv: Sequence[str]) -> dict[str, Any]:
@@ -369,15 +415,20 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
     if args._result:
-        result = run_variant(args, args.variants[0])
+        result = train(args, args.variants[:1])[args.variants[0]]
         Path(args._result).write_text(json.dumps(result), "utf-8")
         return {"runs": {args.variants[0]: result}}
     stats = json.loads((Path(args.out) / "stats.json").read_text("utf-8"))
-    runs = {}
-    for variant in args.variants:
+    if args.schedule == "interleaved":
         if not args.quiet:
-            print(f"== {variant} ({'own process' if args.isolate else 'this process'})")
-        runs[variant] = _child(args, variant, argv) if args.isolate else run_variant(args, variant)
+            print(f"== {' and '.join(args.variants)}, steps alternating, in this process")
+        runs = train(args, args.variants)
+    else:
+        runs = {}
+        for variant in args.variants:
+            if not args.quiet:
+                print(f"== {variant} ({'own process' if args.isolate else 'this process'})")
+            runs[variant] = _child(args, variant, argv) if args.isolate else train(args, [variant])[variant]
     cmp = compare(runs, stats) if set(runs) == set(VARIANTS) else None
     _print_table(runs, cmp)
     out = {"runs": runs, "comparison": cmp, "args": {k: v for k, v in vars(args).items() if k != "_result"}}

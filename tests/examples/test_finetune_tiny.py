@@ -56,7 +56,7 @@ def test_two_steps_compressed_vs_uncompressed(example, out_dir: Path, tmp_path: 
 
     result_path = tmp_path / "result.json"
     args = ["--out", str(out_dir), "--steps", "2", "--warmup", "0", "--batch-size", "2", "--seq-cap", str(SEQ_CAP)]
-    args += ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--no-isolate", "--quiet", "--json", str(result_path)]
+    args += ["--n-layer", "1", "--n-embd", "16", "--n-head", "2", "--quiet", "--json", str(result_path)]
     result = example.main(args)
     assert json.loads(result_path.read_text("utf-8")) == json.loads(json.dumps(result))
     runs, cmp = result["runs"], result["comparison"]
@@ -76,7 +76,7 @@ def test_two_steps_compressed_vs_uncompressed(example, out_dir: Path, tmp_path: 
         assert run["tokens"] == int((prompt + response + 1).sum())  # prompt + response + EOS, nothing truncated
         widths = (prompt + response + 1).reshape(2, 2).max(axis=1)
         assert run["padded_tokens"] == int(2 * widths.sum())
-        assert run["record_ids"] == picked[:2].tolist()
+        assert run["record_ids"] == picked.tolist()
         assert run["step_time_mean_s"] > 0 and run["tokens_per_s"] > 0 and run["peak_rss_mib"] > 0
         assert math.isfinite(run["loss_first"]) and math.isfinite(run["loss_last"])
         # Untrained model over the extended vocabulary: loss starts near ln(50257 + 2 + 64).
@@ -90,6 +90,16 @@ def test_two_steps_compressed_vs_uncompressed(example, out_dir: Path, tmp_path: 
     out = capsys.readouterr().out
     assert "step-time saving (median / mean)" in out
     assert f"{stats['attention_reduction']:.1%}" in out
+
+
+def test_sequential_schedule_in_process(example, out_dir: Path) -> None:
+    args = ["--out", str(out_dir), "--steps", "1", "--warmup", "0", "--batch-size", "1", "--seq-cap", str(SEQ_CAP)]
+    args += ["--n-layer", "1", "--n-embd", "8", "--n-head", "2", "--schedule", "sequential", "--no-isolate", "--quiet"]
+    result = example.main(args)
+    c, u = result["runs"]["compressed"], result["runs"]["uncompressed"]
+    assert c["record_ids"] == u["record_ids"] and len(c["record_ids"]) == 1
+    assert c["tokens"] <= u["tokens"]
+    assert result["comparison"]["token_reduction_batches"] == pytest.approx(1 - c["tokens"] / u["tokens"])
 
 
 def test_no_record_fits(example, out_dir: Path) -> None:
