@@ -370,8 +370,8 @@ def _print_table(runs: dict[str, dict[str, Any]], cmp: dict[str, Any] | None) ->
         ("records/s", "records_per_s", "{:.2f}"),
         ("tokens (all steps)", "tokens", "{:,}"),
         ("padded tokens (all steps)", "padded_tokens", "{:,}"),
-        ("peak RSS while training (MiB)", "peak_rss_mib", "{:,.0f}"),
-        ("RSS growth while training (MiB)", "rss_growth_mib", "{:,.0f}"),
+        ("peak RSS of a step (MiB)", "peak_rss_mib", "{:,.0f}"),
+        ("RSS growth of a step (MiB)", "rss_growth_mib", "{:,.0f}"),
         ("loss first -> last", None, None),
     ]
     names = list(runs)
