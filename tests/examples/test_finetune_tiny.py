@@ -21,7 +21,7 @@ from pipelines.assets import default_sample_input  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "finetune_tiny.py"
 ENDOFTEXT = 50256
-SEQ_CAP = 300  # keeps the 5 shortest records of the corpus below: the LM head over 50k ids dominates the run time
+SEQ_CAP = 120  # keeps the 3 shortest records of the corpus below: the LM head over 50k ids dominates the run time
 
 
 @pytest.fixture(scope="module")
