@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             "token_reduction": best["token_reduction"],
             "attention_reduction": best["attention_reduction"],
             "stage_seconds": best["stage_seconds"],
+            "stage_cpu_seconds": best["stage_cpu_seconds"],
             "stage_share": share,
             "records": best["records_in"],
             "tokens": best["tokens_in"],
@@ -106,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     for strategy in ("none", DEFAULT_STRATEGY):
         secs = report[strategy]["stage_seconds"]
-        print(f"  {strategy:>8} stage seconds: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
+        cpu = report[strategy]["stage_cpu_seconds"]
+        print(f"  {strategy:>8} stage wall s: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
+        print(f"  {strategy:>8} stage CPU s:  " + ", ".join(f"{s} {cpu[s]:.2f}" for s in STAGES))
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     return 0

@@ -304,6 +304,7 @@ def finalize_output(results: Iterable[UnitResult], config: FinalizeConfig) -> di
         _write_tokenizer(config)
 
     stage_seconds = {s: sum(r.timings.get(s, 0.0) for r in ordered) for s in STAGES}
+    stage_cpu = {s: sum(r.cpu.get(s, 0.0) for r in ordered) for s in STAGES}
     total_stage = sum(stage_seconds.values())
     wall = max(time.time() - config.started_at, 1e-9)
     mismatches = stats.reject_reasons.get("verify_mismatch", 0)
@@ -318,6 +319,7 @@ def finalize_output(results: Iterable[UnitResult], config: FinalizeConfig) -> di
             "tokens_per_s": stats.tokens_in / wall,
             "stage_seconds": stage_seconds,
             "stage_share": {s: (v / total_stage if total_stage else 0.0) for s, v in stage_seconds.items()},
+            "stage_cpu_seconds": stage_cpu,
             "base_id": config.base_id,
             "pool_size": config.pool_size,
             "format": config.fmt,

@@ -80,6 +80,7 @@ META_PART = "ltsc.part"
 META_SHARD = "ltsc.shard"
 META_ROW_OFFSET = "ltsc.row_offset"
 META_TIME = "ltsc.time."
+META_CPU = "ltsc.cpu."
 STAGES = ("read", "tokenize", "compress", "verify", "write")
 
 _IDS_TYPE = pa.list_(pa.int32())
@@ -139,9 +140,25 @@ def _reasons(batch: pa.RecordBatch) -> list[str | None]:
     return [None] * batch.num_rows
 
 
-def _add_time(meta: dict[str, str], stage: str, seconds: float) -> dict[str, str]:
-    key = META_TIME + stage
-    return {key: repr(float(meta.get(key, 0.0)) + seconds)}
+class _Clock:
+    """Wall and process-CPU seconds since creation (CPU includes the tokenizer's and codec's worker threads)."""
+
+    __slots__ = ("wall", "cpu")
+
+    def __init__(self) -> None:
+        self.wall = time.perf_counter()
+        self.cpu = time.process_time()
+
+    def elapsed(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def _add_time(meta: dict[str, str], stage: str, clock: _Clock) -> dict[str, str]:
+    wall, cpu = clock.elapsed()
+    return {
+        META_TIME + stage: repr(float(meta.get(META_TIME + stage, 0.0)) + wall),
+        META_CPU + stage: repr(float(meta.get(META_CPU + stage, 0.0)) + cpu),
+    }
 
 
 def _ids_array(values: np.ndarray, offsets: np.ndarray, ok: np.ndarray) -> pa.Array:
@@ -214,7 +231,7 @@ def _part_name(batch: pa.RecordBatch) -> str:
 # ---------------------------------------------------------------------------------------------------------------- #
 class _ReadUnitFn(beam.DoFn):
     def process(self, unit: pio.WorkUnit) -> Iterable[pa.RecordBatch]:
-        t0 = time.perf_counter()
+        clock = _Clock()
         meta = {META_PART: unit.name, META_SHARD: unit.path, META_ROW_OFFSET: str(unit.row_offset)}
         try:
             table = pio.read_unit(unit)
@@ -224,13 +241,13 @@ class _ReadUnitFn(beam.DoFn):
             _LOG.warning("%s: unit %s unreadable, %d records go to rejects: %s", unit.path, unit.name, unit.num_rows, e)
             reason = f"read_error: {type(e).__name__}: {e}"
             batch = pa.RecordBatch.from_arrays([pa.array([reason] * unit.num_rows, pa.string())], [REJECT_COLUMN])
-            meta.update(_add_time({}, "read", time.perf_counter() - t0))
+            meta.update(_add_time({}, "read", clock))
             yield batch.replace_schema_metadata(meta)
             return
         if table.num_rows == 0:
             return
         batch = _as_record_batch(table)
-        meta.update(_add_time({}, "read", time.perf_counter() - t0))
+        meta.update(_add_time({}, "read", clock))
         # The input's own schema metadata (pandas, huggingface features) would describe the wrong columns later.
         yield batch.replace_schema_metadata(meta)
 
@@ -386,7 +403,7 @@ class _TokenizeFn(beam.DoFn):
         return values, offsets, ok
 
     def process(self, element: pa.RecordBatch | pa.Table) -> Iterable[pa.RecordBatch]:
-        t0 = time.perf_counter()
+        clock = _Clock()
         batch = _as_record_batch(element)
         reasons = _reasons(batch)
         if all(r is not None for r in reasons):  # nothing to tokenize (e.g. an unreadable unit)
@@ -410,7 +427,7 @@ class _TokenizeFn(beam.DoFn):
                 drop.append(self._response_column)
         add = {self._output_column: _ids_array(values, offsets, ok), **add}
         add[REJECT_COLUMN] = pa.array(reasons, pa.string())
-        meta = _add_time(_meta(batch), "tokenize", time.perf_counter() - t0)
+        meta = _add_time(_meta(batch), "tokenize", clock)
         yield _rebuild(batch, drop=drop, add=add, meta=meta)
 
 
@@ -600,7 +617,7 @@ class _CompressFn(beam.DoFn):
         return cv, co, np.asarray(ents, np.int32), keep
 
     def process(self, element: pa.RecordBatch | pa.Table) -> Iterable[pa.RecordBatch]:
-        t0 = time.perf_counter()
+        clock = _Clock()
         batch = _as_record_batch(element)
         reasons = _reasons(batch)
         if all(r is not None for r in reasons):
@@ -629,7 +646,7 @@ class _CompressFn(beam.DoFn):
             add[ORIGINAL_IDS_COLUMN] = _ids_array(values, offsets, ok)
         add[REJECT_COLUMN] = pa.array(reasons, pa.string())
         drop = [self._ids_column] if self._ids_column != IDS_COLUMN else []
-        meta = _add_time(_meta(batch), "compress", time.perf_counter() - t0)
+        meta = _add_time(_meta(batch), "compress", clock)
         yield _rebuild(batch, drop=drop, add=add, meta=meta)
 
 
@@ -710,7 +727,7 @@ class _VerifyFn(beam.DoFn):
             _warm(self._codec)
 
     def process(self, element: pa.RecordBatch | pa.Table) -> Iterable[pa.RecordBatch]:
-        t0 = time.perf_counter()
+        clock = _Clock()
         batch = _as_record_batch(element)
         reasons = _reasons(batch)
         if all(r is not None for r in reasons):
@@ -733,7 +750,7 @@ class _VerifyFn(beam.DoFn):
             reasons[ok_idx[j]] = f"verify_mismatch: {what}"
             self._mismatches.inc()
             _LOG.error("verification failed for %s row %d: %s", _meta(batch).get(META_SHARD), ok_idx[j], what)
-        meta = _add_time(_meta(batch), "verify", time.perf_counter() - t0)
+        meta = _add_time(_meta(batch), "verify", clock)
         reject = pa.array(reasons, pa.string())
         yield _rebuild(batch, drop=[ORIGINAL_IDS_COLUMN], add={REJECT_COLUMN: reject}, meta=meta)
 
@@ -770,8 +787,9 @@ class UnitResult:
         data_file: Name of the data part file under ``OUT/data``, or ``None`` if no record was written.
         rejects_file: Name of the rejects file under ``OUT/rejects``, or ``None``.
         stats: The batch's statistics.
-        timings: Seconds per stage.
+        timings: Wall seconds per stage.
         schema: The data part's schema serialized as IPC bytes (``None`` without data).
+        cpu: Process CPU seconds per stage (approximate when several workers share a process).
     """
 
     part: str
@@ -781,6 +799,7 @@ class UnitResult:
     stats: CompressionStats
     timings: dict[str, float] = field(default_factory=dict)
     schema: bytes | None = None
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
 class _WriteFn(beam.DoFn):
@@ -804,7 +823,7 @@ class _WriteFn(beam.DoFn):
         self._last_log = 0.0
 
     def process(self, element: pa.RecordBatch | pa.Table) -> Iterable[UnitResult]:
-        t0 = time.perf_counter()
+        clock = _Clock()
         batch = _as_record_batch(element)
         md = _meta(batch)
         part = _part_name(batch)
@@ -856,9 +875,12 @@ class _WriteFn(beam.DoFn):
                 CompressionStats.from_rejects(codes, sources=None if sources is None else [sources[i] for i in bad])
             )
         timings = {s: float(md.get(META_TIME + s, 0.0)) for s in STAGES}
-        timings["write"] += time.perf_counter() - t0
+        cpu = {s: float(md.get(META_CPU + s, 0.0)) for s in STAGES}
+        wall_write, cpu_write = clock.elapsed()
+        timings["write"] += wall_write
+        cpu["write"] += cpu_write
         self._report(stats)
-        yield UnitResult(part, shard, data_file, rejects_file, stats, timings, schema_bytes)
+        yield UnitResult(part, shard, data_file, rejects_file, stats, timings, schema_bytes, cpu)
 
     def _report(self, stats: CompressionStats) -> None:
         self._records.inc(stats.records_out)
