@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,11 +57,15 @@ def main(argv: list[str] | None = None) -> int:
         "--also", nargs="*", default=[], metavar="STRATEGY", help="Further strategies to time (e.g. paper savings)."
     )
     p.add_argument("--json", default=None, help="Also write the raw figures here.")
+    p.add_argument(
+        "--out", default=None, help="Also write a markdown report here (e.g. benchmarks/results/pipeline.md)."
+    )
     args, beam_args = p.parse_known_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
     strategies = ["none", DEFAULT_STRATEGY, *[s for s in args.also if s not in ("none", DEFAULT_STRATEGY)]]
+    load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {s: [] for s in strategies}
     for _ in range(args.repeats):
         for strategy in strategies:  # alternate, so slow phases of a shared machine hit every strategy
@@ -113,9 +118,66 @@ def main(argv: list[str] | None = None) -> int:
         cpu = report[strategy]["stage_cpu_seconds"]
         print(f"  {strategy:>8} stage wall s: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
         print(f"  {strategy:>8} stage CPU s:  " + ", ".join(f"{s} {cpu[s]:.2f}" for s in STAGES))
+    report["load_average_before_after"] = [load_before[0], os.getloadavg()[0]]
+    report["code"] = _code_label()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
+    if args.out:
+        Path(args.out).write_text(_markdown(report, strategies))
     return 0
+
+
+def _code_label() -> str:
+    if os.environ.get("LTSC_CODE_LABEL"):
+        return os.environ["LTSC_CODE_LABEL"]
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=_ROOT)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "ltsc", "numba_kernels", "pipelines"],
+            capture_output=True,
+            text=True,
+            cwd=_ROOT,
+        )
+    except OSError:
+        return "unknown"
+    label = head.stdout.strip() or "unknown"
+    return label + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def _markdown(report: dict, strategies: list[str]) -> str:
+    lines = [
+        "# Pipeline benchmark",
+        "",
+        f"`python benchmarks/bench_pipeline.py` on `{report['corpus']}` (all records), code {report['code']}, "
+        f"runner args `{' '.join(report['beam_args']) or '(default FnApiRunner)'}`, {report['repeats']} alternating "
+        f"runs per strategy, best wall time shown. 1-minute load average before/after: "
+        f"{report['load_average_before_after'][0]:.1f} / {report['load_average_before_after'][1]:.1f} (2 cores).",
+        "",
+        "| strategy | wall s (best) | wall s (median) | process CPU s | records/s | tokens/s | token reduction "
+        "| x none (wall) | x none (CPU) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in strategies:
+        r = report[s]
+        lines.append(
+            f"| {s} | {r['wall_s_best']:.2f} | {r['wall_s_median']:.2f} | {r['cpu_s_min']:.2f} | "
+            f"{r['records_per_s']:,.0f} | {r['tokens_per_s']:,.0f} | {r['token_reduction']:.2%} | "
+            f"{r['ratio_wall_best']:.2f} | {r['ratio_cpu']:.2f} |"
+        )
+    lines += [
+        "",
+        "Time per stage (seconds summed over work units; CPU includes the tokenizer's and codec's threads):",
+        "",
+        "| strategy | " + " | ".join(f"{st} wall / CPU" for st in STAGES) + " | share of stage wall time |",
+        "|---|" + "---|" * (len(STAGES) + 1),
+    ]
+    for s in strategies:
+        r = report[s]
+        cells = [f"{r['stage_seconds'][st]:.2f} / {r['stage_cpu_seconds'][st]:.2f}" for st in STAGES]
+        share = ", ".join(f"{st} {r['stage_share'][st]:.0%}" for st in STAGES)
+        lines.append(f"| {s} | " + " | ".join(cells) + f" | {share} |")
+    lines.append("")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
