@@ -35,7 +35,17 @@ STATS_FILE = "stats.json"
 REPORT_FILE = "report.png"
 CARD_FILE = "README.md"
 #: Everything the pipeline owns inside OUT (``--overwrite`` removes exactly these).
-OUTPUT_ENTRIES = ("data", "rejects", "tokenizer", STATS_FILE, REPORT_FILE, CARD_FILE, SUCCESS_FILE)
+DATASET_DICT_FILE = "dataset_dict.json"
+OUTPUT_ENTRIES = (
+    "data",
+    "rejects",
+    "tokenizer",
+    STATS_FILE,
+    REPORT_FILE,
+    CARD_FILE,
+    DATASET_DICT_FILE,
+    SUCCESS_FILE,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,7 +104,11 @@ def _unified_schema(results: Sequence[UnitResult]) -> pa.Schema | None:
 
 
 def _write_arrow_layout(output: str, results: Sequence[UnitResult], schema: pa.Schema | None) -> None:
-    """``state.json`` + ``dataset_info.json`` beside the Arrow parts, as ``Dataset.save_to_disk`` writes them."""
+    """``state.json`` + ``dataset_info.json`` beside the Arrow parts, as ``Dataset.save_to_disk`` writes them.
+
+    ``load_from_disk(OUT/data)`` then gives the ``Dataset``; ``OUT/dataset_dict.json`` (ignored by ``load_dataset``)
+    makes ``load_from_disk(OUT)`` work too, as a ``DatasetDict`` whose one split is named after the folder, ``data``.
+    """
     from datasets import DatasetInfo, Features
 
     data_dir = pio.join(output, "data")
@@ -113,6 +127,7 @@ def _write_arrow_layout(output: str, results: Sequence[UnitResult], schema: pa.S
     }
     _write_text(pio.join(data_dir, "dataset_info.json"), json.dumps(info, indent=2) + "\n")
     _write_text(pio.join(data_dir, "state.json"), json.dumps(state, indent=2) + "\n")
+    _write_text(pio.join(output, DATASET_DICT_FILE), json.dumps({"splits": ["data"]}) + "\n")
 
 
 def _fingerprint(results: Sequence[UnitResult]) -> str:
@@ -228,6 +243,7 @@ def _card(summary: dict[str, Any], config: FinalizeConfig) -> str:
     ]
     if config.fmt == "arrow":
         lines.append(f'ds = datasets.load_from_disk("{pio.join(config.output, "data")}")  # same records')
+        lines.append(f'ds = datasets.load_from_disk("{config.output}")["data"]  # same again, via dataset_dict.json')
     lines += [
         "```",
         "",

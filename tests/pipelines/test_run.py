@@ -187,6 +187,8 @@ def test_arrow_file_stream_and_save_to_disk_inputs_with_arrow_output(tmp_path, t
     ]
     from_disk = datasets.load_from_disk(str(out / "data"))
     assert from_disk.num_rows == data.num_rows
+    as_dict = datasets.load_from_disk(str(out))
+    assert list(as_dict) == ["data"] and as_dict["data"]["id"] == from_disk["id"]
     assert from_disk.features["input_ids"].feature.dtype == "int32"
     ds = datasets.load_dataset(str(out), split="train", cache_dir=str(tmp_path / "hf"))
     assert sorted(ds["id"]) == sorted(data.column("id").to_pylist())
