@@ -111,7 +111,8 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_len = entry_gain
     entry_src = entry_gain
     if strategy == STRATEGY_SAVINGS or strategy == STRATEGY_BEST:
-        occ, entry_len, entry_src, entry_gain = _savings_select(w, max_len, pool, max_rounds, sa, lcp)
+        tiers = _BEST_TIERS if strategy == STRATEGY_BEST else _SAVINGS_TIERS
+        occ, entry_len, entry_src, entry_gain = _savings_select(w, max_len, pool, max_rounds, sa, lcp, tiers)
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
         p_occ, p_len, p_src, p_gain = _paper_select(w, paper_len, sa, lcp)
@@ -314,6 +315,14 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hier
         w += 1
     return w, m
 
+
+#: Minimum candidate length of each phase of the savings greedy. The plain
+#: strategy is one phase over every repeat. "best" first places long repeats
+#: (>= 8 tokens) and only then the rest: a short, very frequent repeat (three
+#: spaces, a quote and a newline) taken first splits the longer structural
+#: units an exact optimum keeps whole (benchmarks/results/ilp_gap.md).
+_SAVINGS_TIERS = np.array([2], np.int64)
+_BEST_TIERS = np.array([8, 2], np.int64)
 
 #: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).
 _HIERARCHY_PASSES = 8

@@ -240,7 +240,7 @@ def _compact(s, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -253,6 +253,9 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
     stale gain is an upper bound. A new round starts when the candidates of the
     previous one are exhausted, so repeats that only became right-maximal after
     replacements are found too.
+
+    ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
+    places repeats of 8 or more tokens, then everything else.
     """
     n = s.shape[0]
     occ = np.full(n, -1, np.int64)
@@ -261,6 +264,14 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
     entry_gain = np.empty(pool_size, np.int64)
     m = 0
     bits = np.zeros((n >> 6) + 1, np.uint64)
+    for tier in range(tiers.shape[0]):
+        m = _savings_tier(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits)
+    return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
+
+
+@njit(**JIT_OPTIONS)
+def _savings_tier(s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits):
+    """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
     while rounds < max_rounds:
         if m >= pool_size:
@@ -297,6 +308,8 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
                 if parent[c] >= max_len:
                     continue
                 length = min(length, max_len)
+            if length < min_len:
+                continue
             count = rb[c] - lb[c] + 1
             span = where[pmax[c]] - where[pmin[c]]
             # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
@@ -349,7 +362,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
                 buf_owner = c
             if stamp[c] != m:
                 work += count
-                best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits, trunc)
+                best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits, trunc, max(min_len, 2))
                 stamp[c] = m
                 if best_gain <= 0:
                     continue
@@ -374,7 +387,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0):
             break
         if exhausted:
             rounds += 1
-    return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
+    return m
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -406,7 +419,7 @@ def _free_len(bits, p, cap):
 
 
 @njit(**JIT_OPTIONS)
-def _score(pos, lo, hi, full_len, bits, trunc):
+def _score(pos, lo, hi, full_len, bits, trunc, min_len):
     """Exact gain of a candidate at its best length among a few natural ones.
 
     The lengths tried are the full repeat length, the smallest gap between
@@ -431,7 +444,7 @@ def _score(pos, lo, hi, full_len, bits, trunc):
     if count < hi - lo:
         for j in range(lo, hi):
             f = _free_len(bits, pos[j], full_len)
-            if f < 2 or f >= full_len:
+            if f < min_len or f >= full_len:
                 continue
             k = _TRUNCATIONS
             while k > 0 and trunc[k - 1] < f:
@@ -440,11 +453,11 @@ def _score(pos, lo, hi, full_len, bits, trunc):
                 for i in range(_TRUNCATIONS - 1, k, -1):
                     trunc[i] = trunc[i - 1]
                 trunc[k] = f
-    if 2 <= gap < full_len:
+    if min_len <= gap < full_len:
         trunc[_TRUNCATIONS] = gap
     for i in range(_TRUNCATIONS + 1):
         length = trunc[i]
-        if length < 2 or (i == _TRUNCATIONS and length in trunc[:_TRUNCATIONS]):
+        if length < min_len or (i == _TRUNCATIONS and length in trunc[:_TRUNCATIONS]):
             continue
         count, first = _count_greedy(pos, lo, hi, length, bits)
         gain = _gain(length, count)
