@@ -34,6 +34,7 @@ from pipelines.transforms import (
     INTERNAL_COLUMNS,
     OUTPUT_COLUMNS,
     REJECT_INFO_COLUMNS,
+    STAGES,
     CompressTokens,
     ReadShards,
     TokenizeText,
@@ -489,7 +490,7 @@ def _summary_table(summary: dict) -> None:
         ("verify mismatches", f"{summary['verify_mismatches']}"),
         ("wall time", f"{summary['wall_time_s']:.2f} s"),
         ("throughput", f"{summary['records_per_s']:,.1f} records/s, {summary['tokens_per_s']:,.0f} tokens/s"),
-        ("time share", ", ".join(f"{k} {v:.0%}" for k, v in summary["stage_share"].items())),
+        ("time share", ", ".join(f"{k} {summary['stage_share'][k]:.0%}" for k in STAGES)),
     ]
     for name, value in rows:
         table.add_row(name, value)
