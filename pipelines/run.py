@@ -401,6 +401,9 @@ def plan(config: PipelineConfig) -> Plan:
 def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | None = None) -> None:
     """Apply the whole LTSC pipeline to ``p`` (ReadShards -> ... -> FinalizeDataset, one leaf).
 
+    Unlike :func:`run`, this neither refuses a complete output nor clears an old one: callers own the output
+    directory (the finalize step still removes part files this run did not write).
+
     Args:
         p: The pipeline (e.g. a ``TestPipeline``).
         config: The run's settings.
