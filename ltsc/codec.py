@@ -36,7 +36,7 @@ DEFAULT_STRATEGY: Strategy = "best"
 #: The paper's longest candidate length, used by ``strategy="paper"`` when ``max_len`` is not given.
 PAPER_MAX_LEN = _k.PAPER_MAX_LEN
 #: Upper bound on a decompressed record, so a hostile hierarchical dictionary cannot exhaust memory.
-DEFAULT_MAX_OUTPUT = 1 << 31
+DEFAULT_MAX_OUTPUT = 1 << 28
 
 _STRATEGY_CODES = {"paper": _k.STRATEGY_PAPER, "savings": _k.STRATEGY_SAVINGS, "best": _k.STRATEGY_BEST}
 
@@ -304,7 +304,9 @@ class Codec:
         values, offsets = _as_batch(values, offsets)
         if orig_offsets.size != offsets.size:
             raise ValueError(f"batches differ in size: {orig_offsets.size - 1} vs {offsets.size - 1} records")
-        return _k._verify_batch(orig_values, orig_offsets, values, offsets, self.base_id, self.pool_size, True)
+        return _k._verify_batch(
+            orig_values, orig_offsets, values, offsets, self.base_id, self.pool_size, True, DEFAULT_MAX_OUTPUT
+        )
 
     def dictionary_sizes(self, values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Per compressed record, its number of dictionary entries."""

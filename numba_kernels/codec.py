@@ -362,11 +362,13 @@ def _first_invalid(values, offsets, base):
 
 
 @njit(**JIT_OPTIONS)
-def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at):
+def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_len, defined_at):
     """Validate one record and compute its decompressed length.
 
     Fills ``def_lo/def_hi`` (definition span in ``seq``), ``exp_len`` (expanded
     length) and ``defined_at`` (entry order, -1 when undefined) per meta index.
+    ``limit`` bounds the decompressed length, ``def_limit`` the total expanded
+    length of all definitions.
 
     Returns:
         ``(error, position, out_len, body_start)``.
@@ -396,6 +398,7 @@ def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, define
     order = 0
     i = 1
     closed = False
+    dict_total = 0
     while i < n:
         v = seq[i]
         if v < 0:
@@ -433,7 +436,10 @@ def _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, define
                 exp_len[current] += exp_len[k]
             else:
                 exp_len[current] += 1
-            if exp_len[current] > limit:
+            added = exp_len[k] if v >= first_meta else 1
+            dict_total += added
+            # Nested definitions can double at every entry: bound what expanding them would allocate.
+            if dict_total > def_limit:
                 return E_TOO_LARGE, i, 0, 0
             def_hi[current] = i + 1
         i += 1
@@ -527,7 +533,7 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
     total = 0
     for r in range(nrec):
         seq = values[offsets[r] : offsets[r + 1]]
-        err, pos, length, _ = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        err, pos, length, _ = _parse(seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at)
         if err != OK:
             return values[:0], offsets[:1], r, err, pos
         lengths[r] = length
@@ -538,7 +544,7 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
     o = 0
     for r in range(nrec):
         seq = values[offsets[r] : offsets[r + 1]]
-        _, _, _, body_start = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        _, _, _, body_start = _parse(seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at)
         need = 0
         for k in range(pool):
             if defined_at[k] >= 0:
@@ -551,7 +557,7 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
 
 
 @njit(**JIT_OPTIONS)
-def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierarchical):
+def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierarchical, max_output):
     """Per record: 0 when ``decompress(compressed) == original``, else an error code (-1: content mismatch)."""
     nrec = offsets.shape[0] - 1
     status = np.zeros(nrec, np.int64)
@@ -565,8 +571,10 @@ def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierar
     for r in range(nrec):
         seq = values[offsets[r] : offsets[r + 1]]
         want = orig_values[orig_offsets[r] : orig_offsets[r + 1]]
-        limit = want.shape[0]
-        err, _, length, body_start = _parse(seq, base, pool, hierarchical, limit, def_lo, def_hi, exp_len, defined_at)
+        # The body may not expand beyond the original; unused definitions may be longer, within max_output.
+        err, _, length, body_start = _parse(
+            seq, base, pool, hierarchical, want.shape[0], max_output, def_lo, def_hi, exp_len, defined_at
+        )
         if err != OK:
             status[r] = err
             continue
