@@ -10,11 +10,12 @@ user's cache directory; on a read-only site-packages with an unwritable home
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["JIT_OPTIONS", "ensure_cache_dir"]
+__all__ = ["JIT_OPTIONS", "ensure_cache_dir", "drop_stale_cache"]
 
 
 def _writable(path: Path) -> bool:
@@ -59,7 +60,47 @@ def ensure_cache_dir() -> str | None:
     return None
 
 
+def _kernel_fingerprint() -> str:
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode())
+        digest.update(source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def drop_stale_cache(cache_root: Path) -> bool:
+    """Delete this package's cached kernels when any kernel source changed.
+
+    Numba keys a cached function on its own file's timestamp only, so after an
+    edit of ``select.py`` a cached caller in ``codec.py`` would keep running the
+    old, inlined callee. A fingerprint of all kernel sources guards against
+    that (in-place upgrades and development checkouts alike).
+
+    Returns:
+        Whether stale cache files were removed.
+    """
+    marker = cache_root / "ltsc-kernels.fingerprint"
+    fingerprint = _kernel_fingerprint()
+    try:
+        if marker.is_file() and marker.read_text() == fingerprint:
+            return False
+        removed = False
+        for pattern in ("*.nbi", "*.nbc"):
+            for stale in cache_root.rglob(pattern):
+                if cache_root != _IN_TREE_CACHE and "numba_kernels" not in str(stale):
+                    continue  # a shared NUMBA_CACHE_DIR: only touch our own kernels
+                stale.unlink(missing_ok=True)
+                removed = True
+        cache_root.mkdir(parents=True, exist_ok=True)
+        marker.write_text(fingerprint)
+        return removed
+    except OSError:  # a read-only cache is simply not cleaned
+        return False
+
+
+_IN_TREE_CACHE = Path(__file__).parent / "__pycache__"
 _CACHE_DIR = ensure_cache_dir()
+drop_stale_cache(Path(_CACHE_DIR) if _CACHE_DIR else _IN_TREE_CACHE)
 
 #: Options for every kernel: cached, GIL released (Beam's threaded workers
 #: can overlap kernels), no fastmath (integer code; keep IEEE semantics).

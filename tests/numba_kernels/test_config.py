@@ -55,3 +55,17 @@ def test_writable_package_dir_keeps_numbas_default(monkeypatch):
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setattr(config.os, "access", lambda p, mode: True)
     assert config.ensure_cache_dir() is None
+
+
+def test_stale_kernels_are_dropped_when_any_kernel_source_changes(tmp_path):
+    ours = tmp_path / "site-packages" / "numba_kernels" / "codec._compress-1.py311.nbi"
+    theirs = tmp_path / "other_project" / "kernel-1.py311.nbi"
+    for path in (ours, theirs):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"stale")
+    (tmp_path / "ltsc-kernels.fingerprint").write_text("from an older version")
+    assert config.drop_stale_cache(tmp_path) is True
+    assert not ours.exists() and theirs.exists()  # a shared cache dir keeps other projects' kernels
+    ours.write_bytes(b"fresh, compiled after the check")
+    assert config.drop_stale_cache(tmp_path) is False  # fingerprint now current
+    assert ours.exists()
