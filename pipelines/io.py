@@ -25,6 +25,8 @@ import pyarrow.parquet as pq
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
+from pipelines.faults import maybe_inject as maybe_inject_fault
+
 __all__ = [
     "PipelineInputError",
     "FileInfo",
@@ -347,6 +349,7 @@ def write_atomic(path: str, data: bytes) -> None:
     tmp = FileSystems.join(directory, f".tmp-{name}-{uuid.uuid4().hex[:12]}")
     with FileSystems.create(tmp, compression_type=CompressionTypes.UNCOMPRESSED) as f:
         f.write(data)
+    maybe_inject_fault(path)  # test-only (LTSC_FAULT_INJECT), see pipelines/faults.py; a no-op otherwise
     if is_local(path) and os.path.exists(path):
         # os.rename replaces atomically on POSIX; Beam's local rename refuses nothing, but be explicit.
         os.replace(tmp, path)
