@@ -379,7 +379,9 @@ class Codec:
         if bad >= 0:
             value = int(values[offsets[bad] + pos]) if pos < offsets[bad + 1] - offsets[bad] else None
             detail = f": {value}" if value is not None else ""
-            raise LtscFormatError(f"{_FORMAT_MESSAGES[err]}{detail}", position=int(pos), record=None if single else int(bad))
+            raise LtscFormatError(
+                f"{_FORMAT_MESSAGES[err]}{detail}", position=int(pos), record=None if single else int(bad)
+            )
         return out, out_offsets
 
 

@@ -328,8 +328,6 @@ _BEST_TIERS = np.array([8, 2], np.int64)
 _HIERARCHY_PASSES = 8
 
 
-
-
 @njit(**JIT_OPTIONS)
 def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds, hierarchical):
     """Compress every record of a batch; output is never longer than the input."""
@@ -362,11 +360,12 @@ def _first_invalid(values, offsets, base):
 
 
 @njit(**JIT_OPTIONS)
-def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_len, defined_at):
+def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_len, defined_at, by_order):
     """Validate one record and compute its decompressed length.
 
     Fills ``def_lo/def_hi`` (definition span in ``seq``), ``exp_len`` (expanded
-    length) and ``defined_at`` (entry order, -1 when undefined) per meta index.
+    length) and ``defined_at`` (entry order, -1 when undefined) per meta index;
+    ``by_order[:by_order[pool]]`` lists the defined metas in dictionary order.
     ``limit`` bounds the decompressed length, ``def_limit`` the total expanded
     length of all definitions.
 
@@ -377,8 +376,10 @@ def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_
     close = base + 1
     first_meta = base + 2
     end_meta = base + 2 + pool
-    for k in range(pool):
-        defined_at[k] = -1
+    # Forget the previous record's entries (only those: O(entries), not O(pool)).
+    for j in range(by_order[pool]):
+        defined_at[by_order[j]] = -1
+    by_order[pool] = 0
     if n == 0 or seq[0] != base:
         # A record stored unchanged: nothing reserved may appear in it.
         for i in range(n):
@@ -421,7 +422,9 @@ def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_
                 break
             k = v - first_meta
             defined_at[k] = order
+            by_order[order] = k
             order += 1
+            by_order[pool] = order
             def_lo[k] = i + 1
             def_hi[k] = i + 1
             exp_len[k] = 0
@@ -470,7 +473,7 @@ def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_
 
 
 @njit(**JIT_OPTIONS)
-def _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at):
+def _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, by_order, body_start, scratch, exp_at):
     """Write the expansion of a record that :func:`_parse` accepted; returns its length."""
     first_meta = base + 2
     if seq.shape[0] == 0 or seq[0] != base:
@@ -479,14 +482,7 @@ def _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, defined_at, body
         return seq.shape[0]
     # Expand definitions in dictionary order into scratch: a reference always
     # points to an earlier entry, whose expansion is already there.
-    nent = 0
-    for k in range(pool):
-        if defined_at[k] >= 0:
-            nent += 1
-    by_order = np.empty(nent, np.int64)
-    for k in range(pool):
-        if defined_at[k] >= 0:
-            by_order[defined_at[k]] = k
+    nent = by_order[pool]
     w = 0
     for j in range(nent):
         k = by_order[j]
@@ -528,12 +524,15 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
     def_hi = np.zeros(pool, np.int64)
     exp_len = np.zeros(pool, np.int64)
     defined_at = np.full(pool, -1, np.int64)
+    by_order = np.zeros(pool + 1, np.int64)
     exp_at = np.zeros(pool, np.int64)
     lengths = np.zeros(nrec, np.int64)
     total = 0
     for r in range(nrec):
         seq = values[offsets[r] : offsets[r + 1]]
-        err, pos, length, _ = _parse(seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at)
+        err, pos, length, _ = _parse(
+            seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at, by_order
+        )
         if err != OK:
             return values[:0], offsets[:1], r, err, pos
         lengths[r] = length
@@ -544,14 +543,15 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
     o = 0
     for r in range(nrec):
         seq = values[offsets[r] : offsets[r + 1]]
-        _, _, _, body_start = _parse(seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at)
+        _, _, _, body_start = _parse(
+            seq, base, pool, hierarchical, limit, limit, def_lo, def_hi, exp_len, defined_at, by_order
+        )
         need = 0
-        for k in range(pool):
-            if defined_at[k] >= 0:
-                need += exp_len[k]
+        for j in range(by_order[pool]):
+            need += exp_len[by_order[j]]
         if need > scratch.shape[0]:
             scratch = np.empty(need, np.int32)
-        o += _expand_into(seq, out[o:], base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at)
+        o += _expand_into(seq, out[o:], base, pool, def_lo, def_hi, exp_len, by_order, body_start, scratch, exp_at)
         out_offsets[r + 1] = o
     return out, out_offsets, -1, OK, 0
 
@@ -565,6 +565,7 @@ def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierar
     def_hi = np.zeros(pool, np.int64)
     exp_len = np.zeros(pool, np.int64)
     defined_at = np.full(pool, -1, np.int64)
+    by_order = np.zeros(pool + 1, np.int64)
     exp_at = np.zeros(pool, np.int64)
     scratch = np.empty(16, np.int32)
     out = np.empty(16, np.int32)
@@ -573,7 +574,7 @@ def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierar
         want = orig_values[orig_offsets[r] : orig_offsets[r + 1]]
         # The body may not expand beyond the original; unused definitions may be longer, within max_output.
         err, _, length, body_start = _parse(
-            seq, base, pool, hierarchical, want.shape[0], max_output, def_lo, def_hi, exp_len, defined_at
+            seq, base, pool, hierarchical, want.shape[0], max_output, def_lo, def_hi, exp_len, defined_at, by_order
         )
         if err != OK:
             status[r] = err
@@ -582,14 +583,13 @@ def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierar
             status[r] = -1
             continue
         need = 0
-        for k in range(pool):
-            if defined_at[k] >= 0:
-                need += exp_len[k]
+        for j in range(by_order[pool]):
+            need += exp_len[by_order[j]]
         if need > scratch.shape[0]:
             scratch = np.empty(need, np.int32)
         if length > out.shape[0]:
             out = np.empty(length, np.int32)
-        _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, defined_at, body_start, scratch, exp_at)
+        _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, by_order, body_start, scratch, exp_at)
         for i in range(length):
             if out[i] != want[i]:
                 status[r] = -1

@@ -265,12 +265,16 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
     m = 0
     bits = np.zeros((n >> 6) + 1, np.uint64)
     for tier in range(tiers.shape[0]):
-        m = _savings_tier(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits)
+        m = _savings_tier(
+            s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits
+        )
     return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
 
 
 @njit(**JIT_OPTIONS)
-def _savings_tier(s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits):
+def _savings_tier(
+    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits
+):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
     while rounds < max_rounds:

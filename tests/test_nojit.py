@@ -20,7 +20,17 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_core_suites_pass_with_numba_disable_jit():
     env = {**os.environ, "NUMBA_DISABLE_JIT": "1", "PYTHONWARNINGS": "ignore::RuntimeWarning"}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/numba_kernels", "tests/ltsc/test_codec.py"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/numba_kernels",
+            "tests/ltsc/test_codec.py",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -162,7 +162,9 @@ def test_malformed_sequences_raise_format_error(name):
     with pytest.raises(ValueError):
         naive.decompress(seq, B, 64)
     # verify_status reports it instead of raising
-    status = codec.verify_status(np.array([1], np.int32), np.array([0, 1]), np.array(seq, np.int32), np.array([0, len(seq)]))
+    status = codec.verify_status(
+        np.array([1], np.int32), np.array([0, 1]), np.array(seq, np.int32), np.array([0, len(seq)])
+    )
     assert status[0] > 0 and describe_status(int(status[0])) != "ok"
 
 
@@ -238,7 +240,9 @@ def test_round_trip_property(x, strategy, pool, seed, hierarchical):
             assert len(out) == len(x) + 2 - sum(e.savings for e in entries)
             assert all(e.savings > 0 for e in entries)
         for e in entries:
-            assert np.array_equal(codec.decompress([B, e.meta_id, *e.expansion.tolist(), B + 1, e.meta_id]), e.expansion)
+            assert np.array_equal(
+                codec.decompress([B, e.meta_id, *e.expansion.tolist(), B + 1, e.meta_id]), e.expansion
+            )
     else:
         assert out.tolist() == x
 
@@ -295,7 +299,9 @@ def test_more_entries_than_the_pool_keeps_the_most_valuable():
         assert len(wide_entries) > 5 and len(narrow_entries) == 5
         assert narrow.decompress(narrow.compress(x)).tolist() == x
         # the kept entries are worth at least as much as the 5 best of the unconstrained parse
-        assert sum(e.savings for e in narrow_entries) >= sum(sorted((e.savings for e in wide_entries), reverse=True)[:5])
+        assert sum(e.savings for e in narrow_entries) >= sum(
+            sorted((e.savings for e in wide_entries), reverse=True)[:5]
+        )
 
 
 def test_same_input_same_bytes_and_seed_changes_only_meta_ids():

@@ -60,7 +60,11 @@ def test_random_sequences_raise_or_decode_like_the_reference(seq, hierarchical):
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     x=st.lists(st.integers(0, 4), min_size=8, max_size=80),
-    edits=st.lists(st.tuples(st.sampled_from(["set", "insert", "delete", "swap"]), st.integers(0, 10**6), any_id), min_size=1, max_size=4),
+    edits=st.lists(
+        st.tuples(st.sampled_from(["set", "insert", "delete", "swap"]), st.integers(0, 10**6), any_id),
+        min_size=1,
+        max_size=4,
+    ),
     hierarchical=st.booleans(),
 )
 def test_mutations_of_valid_sequences(x, edits, hierarchical):
@@ -124,7 +128,18 @@ def test_fuzz_suite_passes_with_numba_boundscheck(tmp_path):
     """Out-of-bounds access in a kernel would be silent when compiled; make it raise."""
     env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "tests/ltsc/test_fuzz.py", "-k", "not adversarial"],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-x",
+            "-p",
+            "no:cacheprovider",
+            "tests/ltsc/test_fuzz.py",
+            "-k",
+            "not adversarial",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,

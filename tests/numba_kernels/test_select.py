@@ -101,7 +101,7 @@ def test_paper_select_matches_naive_exactly(s, max_len):
     occ, entry_len, entry_src, entry_gain = _paper_select(arr, max_len, sa, lcp_array(arr, sa))
     got = _kernel_entries(s, occ, entry_len, entry_src)
     assert got == naive.paper_select(s, max_len)
-    for (gram, positions), gain in zip(got, entry_gain):
+    for (gram, positions), gain in zip(got, entry_gain, strict=True):
         assert gain == (len(gram) - 1) * len(positions) - (len(gram) + 1)
 
 

@@ -69,7 +69,7 @@ def test_parent_length_is_the_enclosing_interval():
     s = np.array([1, 2, 1, 2, 1, 2, 3], np.int64)
     sa = suffix_array(s)
     ell, parent, *_ = lcp_intervals(sa, lcp_array(s, sa), min_lcp=1)
-    pairs = sorted(zip(ell.tolist(), parent.tolist()))
+    pairs = sorted(zip(ell.tolist(), parent.tolist(), strict=True))
     # "1"(3 occ) -> "12"(3) is not a separate node; nodes: "1 2 1 2"(len 4, parent 2), "1 2"(len 2, parent 0),
     # "2 1 2"(len 3, parent 1), "2"(len 1, parent 0)
     assert pairs == [(1, 0), (2, 0), (3, 1), (4, 2)]
