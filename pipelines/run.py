@@ -15,6 +15,7 @@ which skips DirectRunner's attempt to download the Prism runner binary.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -48,6 +49,12 @@ __all__ = ["PipelineConfig", "build_pipeline", "parse_args", "plan", "run", "mai
 
 _LOG = logging.getLogger("ltsc.pipeline")
 DEFAULT_RUNNER = "FnApiRunner"
+#: ``--runner DaskRunner`` is accepted as a short name for Beam's Dask runner (Beam itself wants the full path).
+DASK_RUNNER = "apache_beam.runners.dask.dask_runner.DaskRunner"
+#: Extra attempts for a Dask task that raises (a work unit's fused read..write chain, a shuffle, the finalize step),
+#: as Dataflow retries a failed bundle; a worker that dies is handled by Dask itself
+#: (``distributed.scheduler.allowed-failures``). Every step is idempotent, so a retry rewrites identical files.
+DASK_TASK_RETRIES = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -516,6 +523,28 @@ def _summary_table(summary: dict) -> None:
         Console().print(st)
 
 
+def _engine_defaults(options: PipelineOptions, *, units: int) -> contextlib.AbstractContextManager:
+    """Runner-specific defaults; returns the context the pipeline must run in.
+
+    On Dask: the short runner name is expanded; without ``--dask_npartitions`` / ``--dask_partition_size`` every
+    work unit gets its own partition (Beam's default packs up to 128 elements into one, which would run a whole small
+    job in one task on one worker); and failed tasks are retried ``DASK_TASK_RETRIES`` times.
+    """
+    standard = options.view_as(StandardOptions)
+    if standard.runner not in ("DaskRunner", DASK_RUNNER):
+        return contextlib.nullcontext()
+    import dask
+    from apache_beam.runners.dask.dask_runner import DaskOptions
+
+    standard.runner = DASK_RUNNER
+    dask_options = options.view_as(DaskOptions)
+    if dask_options.npartitions is None and dask_options.partition_size is None:
+        dask_options.npartitions = max(1, units)
+    # Beam's DaskRunner builds its task graph when the pipeline runs, inside this context, so the annotation reaches
+    # every task it submits.
+    return dask.annotate(retries=DASK_TASK_RETRIES)
+
+
 def run(argv: Sequence[str] | None = None, *, print_summary: bool = True) -> dict:
     """Run the pipeline from command-line arguments and return the content of ``stats.json``.
 
@@ -538,6 +567,7 @@ def run(argv: Sequence[str] | None = None, *, print_summary: bool = True) -> dic
     options = PipelineOptions(beam_args)
     if options.view_as(StandardOptions).runner is None:
         options.view_as(StandardOptions).runner = DEFAULT_RUNNER
+    engine = _engine_defaults(options, units=len(resolved.units))
     _LOG.info(
         "ltsc-pipeline: %d file(s), %d work unit(s), strategy %s, base id %d -> %s",
         len(resolved.files),
@@ -546,7 +576,7 @@ def run(argv: Sequence[str] | None = None, *, print_summary: bool = True) -> dic
         resolved.base_id,
         config.output,
     )
-    with beam.Pipeline(options=options) as p:
+    with engine, beam.Pipeline(options=options) as p:
         build_pipeline(p, config, resolved)
     summary = json.loads(pio.read_bytes(pio.join(config.output, STATS_FILE)))
     summary["driver_wall_time_s"] = time.time() - started
