@@ -360,9 +360,7 @@ def _savings_tier(
             # each one's positions are sorted into a scratch buffer, not in place.
             count = rb[c] - lb[c] + 1
             if buf_owner != c:
-                view = buf[:count]
-                view[:] = pos[lb[c] : rb[c] + 1]
-                view.sort()
+                _sorted_copy(pos, lb[c], count, buf)
                 buf_owner = c
             if stamp[c] != m:
                 work += count
@@ -392,6 +390,23 @@ def _savings_tier(
         if exhausted:
             rounds += 1
     return m
+
+
+@njit(**JIT_OPTIONS)
+def _sorted_copy(src, lo, count, dst):
+    """``dst[:count] = sorted(src[lo:lo + count])``; insertion sort for the many tiny candidates."""
+    if count > 24:
+        view = dst[:count]
+        view[:] = src[lo : lo + count]
+        view.sort()
+        return
+    for i in range(count):
+        v = src[lo + i]
+        j = i
+        while j > 0 and dst[j - 1] > v:
+            dst[j] = dst[j - 1]
+            j -= 1
+        dst[j] = v
 
 
 @njit(inline="always", **JIT_OPTIONS)
