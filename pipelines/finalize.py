@@ -360,7 +360,8 @@ class _FinalizeFn(beam.DoFn):
     def __init__(self, config: FinalizeConfig) -> None:
         self._config = config
 
-    def process(self, results: list[UnitResult]) -> Iterable[dict[str, Any]]:
+    def process(self, keyed: tuple[int, Iterable[UnitResult | None]]) -> Iterable[dict[str, Any]]:
+        results = [r for r in keyed[1] if r is not None]  # drop the anchor
         summary = finalize_output(results, self._config)
         _LOG.info(
             "finalized %s: %d records out, %d rejected, token reduction %.2f%%",
@@ -385,6 +386,19 @@ class FinalizeDataset(beam.PTransform):
         self._config = config
 
     def expand(self, pcoll):  # noqa: D102 - Beam's hook, documented on the class
+        # Not beam.combiners.ToList(): CombineGlobally injects its empty-input default through a side input, and
+        # Beam's DaskRunner evaluates a side input as a nested computation inside one worker task, outside the
+        # driver's retry settings (a failed unit then re-ran the whole job). One GroupByKey on a single key needs no
+        # side input; an anchor element makes the group exist even when no unit produced a result.
+        anchor = pcoll.pipeline | "finalize_anchor" >> beam.Create([None])
         return (
-            pcoll | "collect_results" >> beam.combiners.ToList() | "finalize" >> beam.ParDo(_FinalizeFn(self._config))
+            (pcoll, anchor)
+            | "with_anchor" >> beam.Flatten()
+            | "key_results" >> beam.Map(_single_key)
+            | "collect_results" >> beam.GroupByKey()
+            | "finalize" >> beam.ParDo(_FinalizeFn(self._config))
         )
+
+
+def _single_key(result: UnitResult | None) -> tuple[int, UnitResult | None]:
+    return 0, result

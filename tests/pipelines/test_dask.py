@@ -80,3 +80,31 @@ def test_dask_partitioning_does_not_change_the_output(tmp_path, cluster, referen
                "--dask_client_address", lc.scheduler_address, "--dask_npartitions", "3")  # fmt: skip
     check_ok(proc)
     assert_same_output(out, ref)
+
+
+def test_pipeline_graph_has_no_side_inputs(tmp_path, reference):
+    """Beam's DaskRunner evaluates a side input as a nested compute inside a worker task, without the driver's retry
+    settings; the pipeline must not use one (CombineGlobally's default injection did)."""
+    from apache_beam.pipeline import PipelineVisitor
+    from apache_beam.testing import test_pipeline
+
+    from pipelines import run as run_mod
+
+    class SideInputs(PipelineVisitor):
+        def __init__(self):
+            self.found: list[str] = []
+            self.labels: list[str] = []
+
+        def visit_transform(self, node):
+            self.labels.append(node.full_label)
+            if node.side_inputs:
+                self.found.append(node.full_label)
+
+    inp, _, _ = reference
+    config, _ = run_mod.parse_args(["--input", str(inp), "--output", str(tmp_path / "o")])
+    p = test_pipeline.TestPipeline(runner="FnApiRunner")
+    run_mod.build_pipeline(p, config)
+    v = SideInputs()
+    p.visit(v)
+    assert "finalize_dataset/finalize" in v.labels
+    assert v.found == []
