@@ -29,6 +29,7 @@ from pipelines.faults import maybe_inject as maybe_inject_fault
 
 __all__ = [
     "PipelineInputError",
+    "PipelineOutputError",
     "FileInfo",
     "WorkUnit",
     "discover_inputs",
@@ -37,6 +38,7 @@ __all__ = [
     "plan_units",
     "read_unit",
     "write_atomic",
+    "check_output_writable",
     "table_to_bytes",
     "join",
     "is_local",
@@ -54,6 +56,10 @@ _GLOB_CHARS = re.compile(r"[*?\[]")
 
 class PipelineInputError(ValueError):
     """An input that cannot be processed at all: missing, unreadable, or lacking a required column."""
+
+
+class PipelineOutputError(ValueError):
+    """An output directory that cannot be created or written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +208,8 @@ def detect_format(path: str) -> str:
             head = f.read(8)
     except Exception as e:
         raise PipelineInputError(f"{path}: cannot open: {e}") from e
+    if not head:
+        raise PipelineInputError(f"{path}: empty file (0 bytes), not a Parquet or Arrow IPC file")
     if head[:4] == b"PAR1":
         return PARQUET
     if head[:6] == b"ARROW1":
@@ -336,6 +344,30 @@ def table_to_bytes(table: pa.Table, fmt: str) -> bytes:
     else:
         raise ValueError(f"unknown format {fmt!r}")
     return sink.getvalue()
+
+
+def check_output_writable(path: str) -> None:
+    """Check, before any work, that a local output directory exists or can be created, and is writable.
+
+    Remote outputs (object stores) are not probed: their permissions show only on the first write.
+
+    Raises:
+        PipelineOutputError: ``path`` is a regular file, sits under one, or its nearest existing ancestor is not
+            writable.
+    """
+    if not is_local(path):
+        return
+    target = os.path.abspath(path)
+    if os.path.exists(target):
+        if not os.path.isdir(target):
+            raise PipelineOutputError(f"output {path}: exists and is not a directory")
+    else:
+        while not os.path.exists(target):  # the nearest existing ancestor is where the directory would be made
+            target = os.path.dirname(target)
+        if not os.path.isdir(target):
+            raise PipelineOutputError(f"output {path}: cannot create it, {target} is a file, not a directory")
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise PipelineOutputError(f"output {path}: {target} is not writable")
 
 
 def write_atomic(path: str, data: bytes) -> None:
