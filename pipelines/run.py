@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from ltsc import DEFAULT_STRATEGY, STRATEGIES, Codec
@@ -42,7 +43,7 @@ from pipelines.transforms import (
     VerifyRoundTrip,
     WriteShards,
     is_int_list_type,
-    is_string_type,
+    is_text_type,
 )
 
 __all__ = ["PipelineConfig", "build_pipeline", "parse_args", "plan", "run", "main"]
@@ -241,7 +242,11 @@ def _parser() -> argparse.ArgumentParser:
         help="First reserved id. Default: the tokenizer's full vocabulary size (added tokens included).",
     )
     codec.add_argument(
-        "--max-tokens", type=int, default=None, help="Reject records with more tokens than this (reason too_long)."
+        "--max-tokens",
+        type=int,
+        default=None,
+        help="Reject records with more tokens than this, before compressing (reason too_long, with the record's "
+        "length). Default: no limit.",
     )
     codec.add_argument(
         "--codec-threads",
@@ -327,13 +332,15 @@ def _check_columns(config: PipelineConfig, infos: Sequence[pio.FileInfo]) -> Non
             if config.text_column not in names:
                 raise pio.PipelineInputError(f"{where}: no text column {config.text_column!r} (columns: {names})")
             t = info.schema.field(config.text_column).type
-            if not is_string_type(t):
-                raise pio.PipelineInputError(f"{where}: text column {config.text_column!r} has type {t}, not string")
+            if not is_text_type(t):
+                raise pio.PipelineInputError(
+                    f"{where}: text column {config.text_column!r} has type {t}, not string (or binary holding UTF-8)"
+                )
         if config.response_column:
             if config.response_column not in names:
                 raise pio.PipelineInputError(f"{where}: no response column {config.response_column!r} ({names})")
             t = info.schema.field(config.response_column).type
-            if not is_string_type(t):
+            if not is_text_type(t):
                 raise pio.PipelineInputError(f"{where}: response column {config.response_column!r} has type {t}")
         consumed = {config.ids_column or config.text_column}
         if config.response_column:
@@ -351,9 +358,28 @@ def _check_columns(config: PipelineConfig, infos: Sequence[pio.FileInfo]) -> Non
             )
         if info.schema.remove_metadata() != first.schema.remove_metadata():
             raise pio.PipelineInputError(
-                f"{where}: schema differs from {first.path} ({info.schema.remove_metadata()} vs "
-                f"{first.schema.remove_metadata()}); all inputs must share one schema"
+                f"{where}: schema differs from {first.path}: {_schema_difference(info.schema, first.schema)}; all "
+                "inputs must share one schema"
             )
+
+
+def _schema_difference(schema: pa.Schema, ref: pa.Schema) -> str:
+    """The first way ``schema`` differs from ``ref``, on one line (schemas print over many lines)."""
+    for field in schema:
+        if field.name not in ref.names:
+            return f"column {field.name!r} ({field.type}) is not in the other file"
+        other = ref.field(field.name)
+        if field.type != other.type:
+            return f"column {field.name!r} has type {field.type} here, {other.type} there"
+        if field.nullable != other.nullable:
+            kind = {True: "nullable", False: "non-nullable"}
+            return f"column {field.name!r} is {kind[field.nullable]} here, {kind[other.nullable]} there"
+        if field != other:
+            return f"column {field.name!r} has other field metadata"
+    missing = [n for n in ref.names if n not in schema.names]
+    if missing:
+        return f"column {missing[0]!r} is missing here"
+    return f"the columns are in another order ({', '.join(schema.names)} vs {', '.join(ref.names)})"
 
 
 def _exclude_output(files: list[str], output: str) -> list[str]:
@@ -556,12 +582,14 @@ def run(argv: Sequence[str] | None = None, *, print_summary: bool = True) -> dic
         The summary written to ``OUT/stats.json``.
 
     Raises:
-        PipelineInputError, FileExistsError, FileNotFoundError, ValueError: Bad inputs or flags, before any work.
+        PipelineInputError, PipelineOutputError, FileExistsError, FileNotFoundError, ValueError: Bad inputs, output
+            or flags, before any work.
         RuntimeError: Some record failed verification and ``--allow-mismatch`` was not given.
     """
     config, beam_args = parse_args(argv)
     started = time.time()
     _refuse_complete_output(config)  # fail fast, before inspecting inputs
+    pio.check_output_writable(config.output)
     resolved = plan(config)
     _prepare_output(config)
     options = PipelineOptions(beam_args)

@@ -201,6 +201,59 @@ def is_string_type(t: pa.DataType) -> bool:
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
+def is_binary_type(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` holds variable-length bytes (plain, large, view or dictionary-encoded)."""
+    if pa.types.is_dictionary(t):
+        return is_binary_type(t.value_type)
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t) or pa.types.is_binary_view(t)
+
+
+def is_text_type(t: pa.DataType) -> bool:
+    """Whether a column of type ``t`` can be tokenized: strings, or bytes holding UTF-8 (decoded record by record)."""
+    return is_string_type(t) or is_binary_type(t)
+
+
+_AS_BINARY = {pa.string(): pa.binary(), pa.large_string(): pa.large_binary(), pa.string_view(): pa.binary_view()}
+
+
+def _as_bytes(col: pa.Array) -> pa.Array:
+    """A string or binary column as a binary column, zero-copy (string bytes are not validated)."""
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    return col.view(_AS_BINARY[col.type]) if is_string_type(col.type) else col
+
+
+def _decode_texts(col: pa.Array) -> tuple[list[str | None], dict[int, str]]:
+    """A string or binary column as Python strings, and for each row that is not valid UTF-8, where and why.
+
+    Rows that do not decode are ``None`` in the list. String columns decode in one call; they are re-read as bytes
+    only when a writer stored invalid UTF-8 under a string type (Parquet readers do not validate it).
+    """
+    if pa.types.is_dictionary(col.type):
+        col = col.dictionary_decode()
+    if is_string_type(col.type):
+        try:
+            return col.to_pylist(), {}
+        except UnicodeDecodeError:
+            pass
+    texts: list[str | None] = []
+    errors: dict[int, str] = {}
+    for i, raw in enumerate(_as_bytes(col).to_pylist()):
+        try:
+            texts.append(None if raw is None else raw.decode("utf-8"))
+        except UnicodeDecodeError as e:
+            texts.append(None)
+            errors[i] = f"byte {e.start} (0x{raw[e.start : e.end].hex()}: {e.reason})"
+    return texts, errors
+
+
+def _labels(col: pa.Array) -> list[str | None]:
+    """A column as strings for the per-source breakdown; bytes that are not UTF-8 are replaced, never raised on."""
+    if is_text_type(col.type):
+        return [None if b is None else b.decode("utf-8", "replace") for b in _as_bytes(col).to_pylist()]
+    return col.cast(pa.string()).to_pylist()
+
+
 def is_int_list_type(t: pa.DataType) -> bool:
     """Whether a column of type ``t`` holds lists of integers (list, large_list, fixed_size_list, list_view)."""
     if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t) or pa.types.is_list_view(t):
@@ -390,18 +443,27 @@ class _TokenizeFn(beam.DoFn):
         self._tok = _worker_tokenizer(self._tokenizer_spec)
 
     def _tokenize(
-        self, batch: pa.RecordBatch, name: str, reasons: list[str | None], null_code: str, err_code: str
+        self,
+        batch: pa.RecordBatch,
+        name: str,
+        reasons: list[str | None],
+        *,
+        null_code: str,
+        utf8_code: str,
+        err_code: str,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         col = _column(batch, name, "text")
-        if not is_string_type(col.type):
+        if not is_text_type(col.type):
             shard = _meta(batch).get(META_SHARD, "<batch>")
-            raise TypeError(f"{shard}: column {name!r} has type {col.type}, expected a string type")
-        texts = col.to_pylist()
+            raise TypeError(f"{shard}: column {name!r} has type {col.type}, expected a string or binary type")
+        texts, bad_utf8 = _decode_texts(col)
         ok_idx = []
         for i, text in enumerate(texts):
             if reasons[i] is not None:
                 continue
-            if text is None:
+            if i in bad_utf8:
+                reasons[i] = f"{utf8_code}: column {name!r} is not valid UTF-8 at {bad_utf8[i]}"
+            elif text is None:
                 reasons[i] = f"{null_code}: column {name!r} is null"
             elif text == "" and null_code == "null_text":
                 reasons[i] = f"empty_text: column {name!r} is empty"
@@ -433,12 +495,24 @@ class _TokenizeFn(beam.DoFn):
         if all(r is not None for r in reasons):  # nothing to tokenize (e.g. an unreadable unit)
             yield batch
             return
-        values, offsets, ok = self._tokenize(batch, self._text_column, reasons, "null_text", "tokenize_error")
+        values, offsets, ok = self._tokenize(
+            batch,
+            self._text_column,
+            reasons,
+            null_code="null_text",
+            utf8_code="invalid_utf8",
+            err_code="tokenize_error",
+        )
         add = {}
         drop = [] if self._keep_text else [self._text_column]
         if self._response_column is not None:
             rv, ro, rok = self._tokenize(
-                batch, self._response_column, reasons, "null_response", "tokenize_response_error"
+                batch,
+                self._response_column,
+                reasons,
+                null_code="null_response",
+                utf8_code="invalid_utf8_response",
+                err_code="tokenize_response_error",
             )
             # Rows rejected only for their response: drop their text tokens from the flat arrays.
             both = ok & rok
@@ -469,13 +543,16 @@ def _select(values: np.ndarray, offsets: np.ndarray, keep: np.ndarray) -> tuple[
 class TokenizeText(beam.PTransform):
     """Tokenizes a text column into ``input_ids`` (``list<int32>``), batch by batch.
 
-    Null texts are rejected as ``null_text``, empty ones as ``empty_text``, texts the tokenizer fails on as
-    ``tokenize_error``. The text column is dropped unless ``keep_text``.
+    Null texts are rejected as ``null_text``, empty ones as ``empty_text`` (whitespace-only texts are tokenized:
+    whitespace is content), bytes that are not UTF-8 as ``invalid_utf8`` (binary columns, or invalid bytes under a
+    string type), texts the tokenizer fails on as ``tokenize_error``; the response column's rejects have their own
+    codes (``null_response``, ``invalid_utf8_response``, ``tokenize_response_error``). The text column is dropped
+    unless ``keep_text``. See ``docs/rejects.md``.
 
     Args:
         tokenizer: Anything :func:`pipelines.tokenizer.load_tokenizer` accepts (a path or hub name; ``None`` for the
             bundled default). Loaded once per worker in ``DoFn.setup``.
-        text_column: The column to tokenize (string or large_string).
+        text_column: The column to tokenize (a string type, or a binary type holding UTF-8).
         output_column: Where the ids go.
         response_column: Optional second text column tokenized into ``response_ids`` (never compressed).
         keep_text: Keep the text column(s) in the output.
@@ -595,16 +672,19 @@ class _CompressFn(beam.DoFn):
         ok &= ~nulls
         flat = pc.list_flatten(col)
         parents = pc.list_parent_indices(col).to_numpy(zero_copy_only=False)
-        if flat.null_count:
-            for i in np.unique(parents[flat.is_null().to_numpy(zero_copy_only=False)]):
-                if ok[i]:
-                    reasons[i] = "invalid_ids: null id"
-                    ok[i] = False
-        values = pc.fill_null(flat, -1).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, np.int64)
-        bad = (values < 0) | (values >= self._base_id)
+        lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        null_ids = flat.is_null().to_numpy(zero_copy_only=False) if flat.null_count else np.zeros(len(flat), bool)
+        for pos in np.flatnonzero(null_ids):
+            i = parents[pos]
+            if ok[i]:
+                reasons[i] = f"invalid_ids: null id at position {int(pos - starts[i])}"
+                ok[i] = False
+        values = pc.fill_null(flat, 0).to_numpy(zero_copy_only=False) if len(flat) else np.zeros(0, np.int64)
+        # Unsigned ids stay unsigned: a uint64 id >= 2**63 must not wrap to a negative (or a valid) int64.
+        values = values.astype(np.uint64 if values.dtype.kind == "u" else np.int64, copy=False)
+        bad = ~null_ids & ((values < 0) | (values >= self._base_id))
         if bad.any():
-            lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
             for pos in np.flatnonzero(bad):
                 i = parents[pos]
                 if ok[i]:
@@ -614,7 +694,6 @@ class _CompressFn(beam.DoFn):
                     )
                     ok[i] = False
         if self._max_tokens is not None:
-            lengths = pc.fill_null(pc.list_value_length(col), 0).to_numpy(zero_copy_only=False)
             for i in np.flatnonzero(ok & (lengths > self._max_tokens)):
                 reasons[i] = f"too_long: {int(lengths[i])} tokens > max_tokens {self._max_tokens}"
                 ok[i] = False
@@ -869,7 +948,7 @@ class _WriteFn(beam.DoFn):
         plain = plain.replace_schema_metadata(None)
         sources = None
         if self._source_column and self._source_column in plain.schema.names:
-            sources = plain.column(self._source_column).cast(pa.string()).to_pylist()
+            sources = _labels(plain.column(self._source_column))
 
         data_file = schema_bytes = None
         stats = CompressionStats()
