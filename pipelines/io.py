@@ -262,7 +262,8 @@ def inspect_file(path: str) -> FileInfo:
     except PipelineInputError:
         raise
     except Exception as e:
-        raise PipelineInputError(f"{path}: unreadable {kind.replace('_', ' ')} file: {e}") from e
+        label = {PARQUET: "parquet file", ARROW_FILE: "arrow file", ARROW_STREAM: "arrow stream file"}[kind]
+        raise PipelineInputError(f"{path}: unreadable {label}: {e}") from e
 
 
 def plan_units(infos: Sequence[FileInfo], *, unit_rows: int, unit_bytes: int) -> list[WorkUnit]:
