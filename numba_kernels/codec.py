@@ -368,6 +368,20 @@ def _first_invalid(values, offsets, base):
     return bad
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _body_error(v, base, pool):
+    """Error code of a value outside the dictionary: delimiters, negatives and ids past the pool."""
+    if v < 0:
+        return E_NEGATIVE_ID
+    if v == base:
+        return E_STRAY_OPEN
+    if v == base + 1:
+        return E_STRAY_CLOSE
+    if v >= base + 2 + pool:
+        return E_META_OUT_OF_POOL
+    return OK
+
+
 @njit(**JIT_OPTIONS)
 def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_len, defined_at, by_order):
     """Validate one record and compute its decompressed length.
@@ -392,16 +406,10 @@ def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_
     if n == 0 or seq[0] != base:
         # A record stored unchanged: nothing reserved may appear in it.
         for i in range(n):
-            v = seq[i]
-            if v < 0:
-                return E_NEGATIVE_ID, i, 0, 0
-            if v == base:
-                return E_STRAY_OPEN, i, 0, 0
-            if v == close:
-                return E_STRAY_CLOSE, i, 0, 0
-            if v >= end_meta:
-                return E_META_OUT_OF_POOL, i, 0, 0
-            if v >= first_meta:
+            err = _body_error(seq[i], base, pool)
+            if err != OK:
+                return err, i, 0, 0
+            if seq[i] >= first_meta:
                 return E_META_OUTSIDE_DICTIONARY, i, 0, 0
         return OK, 0, n, 0
     current = -1
@@ -461,14 +469,9 @@ def _parse(seq, base, pool, hierarchical, limit, def_limit, def_lo, def_hi, exp_
     total = 0
     for j in range(body_start, n):
         v = seq[j]
-        if v < 0:
-            return E_NEGATIVE_ID, j, 0, 0
-        if v == base:
-            return E_STRAY_OPEN, j, 0, 0
-        if v == close:
-            return E_STRAY_CLOSE, j, 0, 0
-        if v >= end_meta:
-            return E_META_OUT_OF_POOL, j, 0, 0
+        err = _body_error(v, base, pool)
+        if err != OK:
+            return err, j, 0, 0
         if v >= first_meta:
             k = v - first_meta
             if defined_at[k] < 0:

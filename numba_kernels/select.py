@@ -20,7 +20,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.heap import _heap_pop, _heap_push, _heapify
+from numba_kernels.heap import _before, _heap_pop, _heap_push, _heapify
 from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array
 
 _ONE = np.uint64(1)
@@ -178,7 +178,7 @@ def _paper_select(s, max_len, sa, lcp):
                     continue
                 key_count[k] = cnt
                 key_first[k] = first
-                if size > 0 and _ranks_before(heap[0], k, key_count, key_zero, key_first):
+                if size > 0 and _before(heap[0], k, key_count, key_zero, key_first):
                     size = _heap_push(heap, size, k, key_count, key_zero, key_first)
                     continue
             cnt = key_count[k]
@@ -371,9 +371,9 @@ def _savings_tier(
                 key_gain[c] = best_gain
                 key_len[c] = best_len
                 key_first[c] = best_first
-                if size > 0 and _ranks_before(heap[0], c, key_gain, key_len, key_first):
+                if size > 0 and _before(heap[0], c, key_gain, key_len, key_first):
                     size = _heap_push(heap, size, c, key_gain, key_len, key_first)
-                    if fallback < 0 or _ranks_before(c, fallback, key_gain, key_len, key_first):
+                    if fallback < 0 or _before(c, fallback, key_gain, key_len, key_first):
                         fallback = c
                     continue
             length = key_len[c]
@@ -407,15 +407,6 @@ def _sorted_copy(src, lo, count, dst):
             dst[j] = dst[j - 1]
             j -= 1
         dst[j] = v
-
-
-@njit(inline="always", **JIT_OPTIONS)
-def _ranks_before(a, b, k1, k2, k3):
-    if k1[a] != k1[b]:
-        return k1[a] > k1[b]
-    if k2[a] != k2[b]:
-        return k2[a] > k2[b]
-    return k3[a] < k3[b]
 
 
 @njit(**JIT_OPTIONS)
