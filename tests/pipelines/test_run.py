@@ -408,3 +408,17 @@ def test_all_records_rejected_still_completes(tmp_path, fmt):
     assert summary["token_reduction"] == 0.0
     assert (out / "_SUCCESS").exists()
     assert _read_dir(out / "rejects").column("ltsc_reason").to_pylist() == ["null_text", "empty_text"]
+
+
+def test_dask_runner_writes_the_same_bytes(tmp_path, parquet_dir):
+    """DaskRunner runs only the last leaf and drops finish_bundle output: the pipeline must not depend on either."""
+    pytest.importorskip("dask.distributed")
+    direct, dask = tmp_path / "direct", tmp_path / "dask"
+    _run(parquet_dir, direct, "--unit-rows", "3")
+    summary = _run(parquet_dir, dask, "--unit-rows", "3", "--runner", "apache_beam.runners.dask.dask_runner.DaskRunner")
+    assert summary["records_in"] == summary["records_out"] + summary["records_rejected"] == 14
+    for sub in ("data", "rejects"):
+        names = sorted(p.name for p in (direct / sub).iterdir())
+        assert names and names == sorted(p.name for p in (dask / sub).iterdir())
+        assert all((direct / sub / n).read_bytes() == (dask / sub / n).read_bytes() for n in names)
+    assert (dask / "_SUCCESS").exists()
