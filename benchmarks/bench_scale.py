@@ -175,7 +175,8 @@ def report_markdown(rep: dict) -> str:
         "",
         f"Measured by `benchmarks/bench_scale.py` on {rep['cpus']} CPUs ({rep['code']}); corpus: {rep['copies']} "
         f"copies of every shard of `{rep['corpus']}` = {single['records']:,} records, {single['tokens_in']:,} tokens "
-        f"in {single['units']} work units (default unit sizing); best of {rep['repeats']} alternating runs each; "
+        f"in {single['units']} work units (default unit sizing); {rep['threads']}; best of {rep['repeats']} "
+        "alternating runs each; "
         f"1-minute load average at each run's start: single {rep['start_loads']['single']}, "
         f"dask {rep['start_loads']['dask']}.",
         "",
@@ -247,6 +248,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--wait-load", type=float, default=None, metavar="L")
     p.add_argument("--max-wait", type=float, default=300)
+    p.add_argument(
+        "--one-thread",
+        action="store_true",
+        help="One thread per process in both runs (--codec-threads 1, RAYON_NUM_THREADS=1 for the tokenizer): the "
+        "single process then uses one core and each Dask worker one core, so the speedup is the scaling alone.",
+    )
     p.add_argument("--quick", action="store_true", help="One copy, one repeat, no cold JIT: a smoke test.")
     p.add_argument("--out", default=None, help="Write the markdown report here (e.g. benchmarks/results/scale.md).")
     p.add_argument("--json", default=None, help="Write the raw figures here.")
@@ -256,6 +263,11 @@ def main(argv: list[str] | None = None) -> int:
 
     import distributed
 
+    extra = []
+    if args.one_thread:
+        # Set before the cluster starts: its worker processes and every CLI subprocess inherit it.
+        os.environ["RAYON_NUM_THREADS"] = "1"
+        extra = ["--codec-threads", "1"]
     rep: dict = {
         "corpus": args.corpus,
         "copies": args.copies,
@@ -263,6 +275,9 @@ def main(argv: list[str] | None = None) -> int:
         "repeats": args.repeats,
         "cpus": os.cpu_count(),
         "code": _code_label(),
+        "threads": "one thread per process"
+        if args.one_thread
+        else "default threads (codec and tokenizer use all CPUs)",
     }
     _wait_for_load(args.wait_load, args.max_wait)
     rep["setup"] = measure_setup(cold=not args.quick)
@@ -287,7 +302,12 @@ def main(argv: list[str] | None = None) -> int:
                 for name in ("single", "dask"):
                     loads[name].append(round(_wait_for_load(args.wait_load, args.max_wait), 2))
                     out = Path(tmp) / f"out-{name}"
-                    r = run_job(corpus, out, dask_args if name == "dask" else [], client if name == "dask" else None)
+                    r = run_job(
+                        corpus,
+                        out,
+                        [*extra, *(dask_args if name == "dask" else [])],
+                        client if name == "dask" else None,
+                    )
                     runs[name].append(r)
                     print(f"{name}: wall {r['wall_s']:.1f} s, CPU {r['cpu_s']:.1f} s, stages "
                           f"{ {k: round(v, 2) for k, v in r['stage_seconds'].items()} }", flush=True)  # fmt: skip
