@@ -115,12 +115,16 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_gain = np.zeros(0, np.int64)
     entry_len = entry_gain
     entry_src = entry_gain
-    if strategy == STRATEGY_SAVINGS or strategy == STRATEGY_BEST:
-        occ, entry_len, entry_src, entry_gain = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+    if strategy == STRATEGY_SAVINGS:
+        occ, entry_len, entry_src, entry_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
     if strategy == STRATEGY_BEST:
-        t_occ, t_len, t_src, t_gain = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS)
-        if t_gain.sum() > entry_gain.sum():
-            occ, entry_len, entry_src, entry_gain = t_occ, t_len, t_src, t_gain
+        occ, entry_len, entry_src, entry_gain, first = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS)
+        # When the long-repeat phase took nothing, the second phase ran the one-phase
+        # greedy on the same suffix array: the result is identical, skip the rerun.
+        if first > 0:
+            o_occ, o_len, o_src, o_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+            if o_gain.sum() >= entry_gain.sum():
+                occ, entry_len, entry_src, entry_gain = o_occ, o_len, o_src, o_gain
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
         p_occ, p_len, p_src, p_gain = _paper_select(w, paper_len, sa, lcp)

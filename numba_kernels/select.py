@@ -256,6 +256,9 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
 
     ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
     places repeats of 8 or more tokens, then everything else.
+
+    Returns:
+        ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)``.
     """
     n = s.shape[0]
     occ = np.full(n, -1, np.int64)
@@ -264,11 +267,14 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
     entry_gain = np.empty(pool_size, np.int64)
     m = 0
     bits = np.zeros((n >> 6) + 1, np.uint64)
+    first_phase = 0
     for tier in range(tiers.shape[0]):
         m = _savings_tier(
             s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits
         )
-    return occ, entry_len[:m], entry_src[:m], entry_gain[:m]
+        if tier == 0:
+            first_phase = m
+    return occ, entry_len[:m], entry_src[:m], entry_gain[:m], first_phase
 
 
 @njit(**JIT_OPTIONS)

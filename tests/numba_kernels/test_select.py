@@ -126,7 +126,7 @@ def test_savings_select_is_a_valid_parse(s):
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
     for pool in (1, 3, 64):
-        occ, entry_len, entry_src, entry_gain = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS)
+        occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS)
         assert len(entry_len) <= pool
         _check_parse(s, occ, entry_len, entry_src, entry_gain)
         # taken in order of gain at the time: the first entry is the best there was
@@ -141,7 +141,7 @@ def test_savings_select_is_close_to_the_exhaustive_greedy():
     for s in cases:
         arr = np.array(s, np.int64)
         sa = suffix_array(arr)
-        *_, gains = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS)
+        _, _, _, gains, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS)
         kernel_gain += int(gains.sum())
         exhaustive_gain += sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in naive.savings_exhaustive(s, 60, 64))
     assert exhaustive_gain > 100
@@ -153,7 +153,7 @@ def test_savings_first_pick_on_a_hand_worked_example():
     s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS)
+    occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS)
     # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
     assert entry_len.tolist() == [4, 2]
     assert entry_gain.tolist() == [4, 2]
