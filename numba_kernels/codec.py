@@ -116,9 +116,11 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_len = entry_gain
     entry_src = entry_gain
     if strategy == STRATEGY_SAVINGS:
-        occ, entry_len, entry_src, entry_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+        occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
-        occ, entry_len, entry_src, entry_gain, first = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS)
+        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS)
+        occ, entry_len, entry_src, entry_gain, first = selected
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
