@@ -40,7 +40,6 @@ os.environ["TOKENIZERS_PARALLELISM"] = "false"
 import argparse  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
@@ -56,14 +55,12 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numba  # noqa: E402
+from _common import CORPORA, STRATEGIES, TOKENIZER, code_version  # noqa: E402
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select  # noqa: E402
 from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array  # noqa: E402
 
-TOKENIZER = REPO / "pipelines" / "assets" / "tokenizers" / "gpt2" / "tokenizer.json"
-CORPORA = ("html_docs", "json_data", "prose", "py_code", "tree_qa")
-STRATEGIES = ("best", "savings", "paper")
 POOLS = (4096, 512)
 SIZES = (1024, 8192, 65536, 131072)
 
@@ -71,26 +68,6 @@ SIZES = (1024, 8192, 65536, 131072)
 TARGET_SPEEDUP = 8.0  # default compress speed / single-thread tokenize speed
 TARGET_SCALING = 2.0  # per-token time at 128K / at 1K
 TARGET_DECOMPRESS = 50e6  # tokens/s
-
-
-def code_version(repo: Path) -> str:
-    """The commit measured, and whether the codec's sources differ from it (``LTSC_CODE_LABEL`` overrides)."""
-    label = os.environ.get("LTSC_CODE_LABEL")
-    if label:
-        return label
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "ltsc", "numba_kernels"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes in ltsc/ or numba_kernels/" if dirty else "")
 
 
 # ----------------------------------------------------------------------------------------------- timing

@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +25,8 @@ from pathlib import Path
 
 _ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(_ROOT))
+
+from _common import code_version, wait_for_load  # noqa: E402
 
 from ltsc import DEFAULT_STRATEGY  # noqa: E402
 from pipelines.run import run  # noqa: E402
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, list[dict]] = {s: [] for s in strategies}
     for _ in range(args.repeats):
         for strategy in strategies:  # alternate, so slow phases of a shared machine hit every strategy
-            start_load = _wait_for_load(args.wait_load, args.max_wait)
+            start_load = wait_for_load(args.wait_load, args.max_wait)
             result = _one(args.corpus, strategy, beam_args)
             result["bench_start_load"] = start_load
             runs[strategy].append(result)
@@ -135,36 +136,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {strategy:>8} stage wall s: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
         print(f"  {strategy:>8} stage CPU s:  " + ", ".join(f"{s} {cpu[s]:.2f}" for s in STAGES))
     report["load_average_before_after"] = [load_before[0], os.getloadavg()[0]]
-    report["code"] = _code_label()
+    report["code"] = code_version()
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
     if args.out:
         Path(args.out).write_text(_markdown(report, strategies))
     return 0
-
-
-def _wait_for_load(limit: float | None, max_wait: float) -> float:
-    deadline = time.monotonic() + max_wait
-    while limit is not None and os.getloadavg()[0] >= limit and time.monotonic() < deadline:
-        time.sleep(5)
-    return os.getloadavg()[0]
-
-
-def _code_label() -> str:
-    if os.environ.get("LTSC_CODE_LABEL"):
-        return os.environ["LTSC_CODE_LABEL"]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=_ROOT)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "ltsc", "numba_kernels", "pipelines"],
-            capture_output=True,
-            text=True,
-            cwd=_ROOT,
-        )
-    except OSError:
-        return "unknown"
-    label = head.stdout.strip() or "unknown"
-    return label + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def _markdown(report: dict, strategies: list[str]) -> str:

@@ -38,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import code_version, wait_for_load
+
 _ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("read", "tokenize", "compress", "verify", "write")
 
@@ -64,13 +66,6 @@ def _env(**extra: str) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
-
-
-def _wait_for_load(limit: float | None, max_wait: float) -> float:
-    deadline = time.monotonic() + max_wait
-    while limit is not None and os.getloadavg()[0] >= limit and time.monotonic() < deadline:
-        time.sleep(5)
-    return os.getloadavg()[0]
 
 
 def measure_setup(cold: bool) -> dict:
@@ -148,18 +143,6 @@ def _files(out: Path) -> dict[str, bytes]:
         for p in sorted((out / sub).rglob("*"))
         if p.is_file()
     }
-
-
-def _code_label() -> str:
-    if os.environ.get("LTSC_CODE_LABEL"):
-        return os.environ["LTSC_CODE_LABEL"]
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=_ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "ltsc", "numba_kernels", "pipelines"],
-                               cwd=_ROOT, capture_output=True, text=True)  # fmt: skip
-        return f"commit {head.stdout.strip()}" + (" + uncommitted changes" if dirty.stdout.strip() else "")
-    except OSError:
-        return "unknown"
 
 
 def _best(runs: list[dict]) -> dict:
@@ -274,12 +257,12 @@ def main(argv: list[str] | None = None) -> int:
         "workers": args.workers,
         "repeats": args.repeats,
         "cpus": os.cpu_count(),
-        "code": _code_label(),
+        "code": code_version(),
         "threads": "one thread per process"
         if args.one_thread
         else "default threads (codec and tokenizer use all CPUs)",
     }
-    _wait_for_load(args.wait_load, args.max_wait)
+    wait_for_load(args.wait_load, args.max_wait)
     rep["setup"] = measure_setup(cold=not args.quick)
     print("setup:", json.dumps(rep["setup"]), flush=True)
 
@@ -300,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
             loads: dict[str, list[float]] = {"single": [], "dask": []}
             for _ in range(args.repeats):
                 for name in ("single", "dask"):
-                    loads[name].append(round(_wait_for_load(args.wait_load, args.max_wait), 2))
+                    loads[name].append(round(wait_for_load(args.wait_load, args.max_wait), 2))
                     out = Path(tmp) / f"out-{name}"
                     r = run_job(
                         corpus,

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -54,32 +53,11 @@ from tokenizers import Tokenizer  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from _common import CORPORA, STRATEGIES, TOKENIZER, code_version  # noqa: E402
+
 from ltsc import Codec  # noqa: E402
 
-TOKENIZER = REPO / "pipelines" / "assets" / "tokenizers" / "gpt2" / "tokenizer.json"
-CORPORA = ("html_docs", "json_data", "prose", "py_code", "tree_qa")
-STRATEGIES = ("best", "savings", "paper")
 GOAL_POINTS = 0.5
-
-
-def code_version(repo: Path) -> str:
-    """The commit measured, and whether the codec's sources differ from it (``LTSC_CODE_LABEL`` overrides)."""
-    label = os.environ.get("LTSC_CODE_LABEL")
-    if label:
-        return label
-    try:
-        head = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(repo), "status", "--porcelain", "--", "ltsc", "numba_kernels"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return f"commit {head}" + (" with uncommitted changes in ltsc/ or numba_kernels/" if dirty else "")
 
 
 # ----------------------------------------------------------------------------------------------- windows
