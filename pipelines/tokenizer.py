@@ -25,6 +25,7 @@ __all__ = [
     "TOKENIZER_CONFIG_FILE",
     "TOKENIZER_FILE",
     "byte_level_token_bytes",
+    "bytes_to_unicode",
     "default_tokenizer_path",
     "encode_batch",
     "extend_tokenizer_files",
@@ -149,8 +150,15 @@ def encode_batch(tok: Tokenizer, texts: Sequence[str]) -> tuple[np.ndarray, np.n
     return values, offsets
 
 
-def _bytes_to_unicode() -> dict[int, str]:
-    # GPT-2's reversible byte -> printable character table, used by every byte-level BPE vocabulary.
+def bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's reversible byte -> printable character table (openai/gpt-2 encoder.py).
+
+    Every byte-level BPE vocabulary (GPT-2's, and the one ``scripts/build_tokenizer.py`` builds) writes token bytes
+    as strings of these characters: printable Latin-1 bytes map to themselves, the other bytes to ``chr(256 + n)``.
+
+    Returns:
+        ``{byte: character}`` for all 256 bytes (a bijection).
+    """
     bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     cs = bs[:]
     n = 0
@@ -181,7 +189,7 @@ def byte_level_token_bytes(tok: Tokenizer) -> dict[int, bytes]:
 
     if not isinstance(tok.decoder, decoders.ByteLevel):
         raise ValueError(f"not a byte-level tokenizer (decoder is {type(tok.decoder).__name__})")
-    byte_decoder = {c: b for b, c in _bytes_to_unicode().items()}
+    byte_decoder = {c: b for b, c in bytes_to_unicode().items()}
     added = tok.get_added_tokens_decoder()
     out: dict[int, bytes] = {}
     for token, i in tok.get_vocab(with_added_tokens=True).items():

@@ -16,7 +16,8 @@ Usage::
     python scripts/build_tokenizer.py --source /tmp/w/openai_whisper-20250625.tar.gz
     python scripts/build_tokenizer.py --verify-only         # re-check the committed tokenizer.json
 
-Needs ``tokenizers`` and ``tiktoken`` (and ``pyarrow`` for ``--verify-parquet``).
+Needs ``tokenizers`` and ``tiktoken`` (and ``pyarrow`` for ``--verify-parquet``), and this project importable
+(``pip install -e .``): the byte-level alphabet is ``pipelines.tokenizer.bytes_to_unicode``.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import tarfile
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from pipelines.tokenizer import bytes_to_unicode
 
 WHISPER_VERSION = "20250625"
 MEMBER_SUFFIX = "whisper/assets/gpt2.tiktoken"
@@ -120,19 +123,6 @@ def load_ranks(path: Path) -> dict[bytes, int]:
     if len(ranks) != ENDOFTEXT_ID:
         raise ValueError(f"{path}: expected {ENDOFTEXT_ID} ranks (GPT-2), found {len(ranks)}")
     return ranks
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2's reversible byte -> printable character table (openai/gpt-2 encoder.py)."""
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs), strict=True))
 
 
 def ranks_from_vocab(vocab: dict[str, int]) -> dict[bytes, int]:

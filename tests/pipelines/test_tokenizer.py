@@ -15,6 +15,7 @@ from tokenizers import Tokenizer
 
 from pipelines.assets import default_sample_input
 from pipelines.tokenizer import (
+    bytes_to_unicode,
     default_tokenizer_path,
     encode_batch,
     extend_tokenizer_files,
@@ -67,23 +68,29 @@ def sample_texts() -> list[str]:
     return [text for path in paths for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()]
 
 
-def _byte_decoder() -> dict[str, int]:
-    # GPT-2's byte <-> printable character table (openai/gpt-2 encoder.py), inverted.
-    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return {chr(c): b for b, c in zip(bs, cs, strict=True)}
-
-
 def _ranks_from_bundled() -> dict[bytes, int]:
+    # The byte-level table is the product's; test_bytes_to_unicode_known_values checks it independently.
     vocab = json.loads((Path(default_tokenizer_path()) / "tokenizer.json").read_text("utf-8"))["model"]["vocab"]
-    decoder = _byte_decoder()
+    decoder = {c: b for b, c in bytes_to_unicode().items()}
     return {bytes(decoder[c] for c in token): rank for token, rank in vocab.items()}
+
+
+def test_bytes_to_unicode_known_values() -> None:
+    """GPT-2's byte-level alphabet, checked against known entries and against the ``tokenizers`` library's own."""
+    from tokenizers import pre_tokenizers
+
+    table = bytes_to_unicode()
+    assert sorted(table) == list(range(256))
+    assert set(table.values()) == set(pre_tokenizers.ByteLevel.alphabet())
+    # Printable Latin-1 bytes stand for themselves; the others map to chr(256 + n) in byte order.
+    assert table[ord("A")] == "A"
+    assert table[ord("~")] == "~"
+    assert table[0xE9] == "\u00e9"
+    assert table[0x00] == "\u0100"
+    assert table[ord(" ")] == "\u0120"  # "Ġ"
+    assert table[ord("\n")] == "\u010a"  # "Ċ"
+    assert table[0x7F] == "\u0121"
+    assert table[0xAD] == "\u0143"  # soft hyphen, the last non-printable byte
 
 
 def test_bundled_files_and_provenance() -> None:
