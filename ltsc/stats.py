@@ -142,18 +142,8 @@ class CompressionStats:
     reject_reasons: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in (
-            "records_out",
-            "records_rejected",
-            "tokens_in",
-            "tokens_out",
-            "squares_in",
-            "squares_out",
-            "dictionary_entries",
-            "records_compressed",
-            "max_length_in",
-            "max_length_out",
-        ):
+        # The per-source counters are totals of the same name; the other three exist only as totals.
+        for name in (*_SOURCE_FIELDS, "records_compressed", "max_length_in", "max_length_out"):
             value = getattr(self, name)
             if not isinstance(value, int | np.integer) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
