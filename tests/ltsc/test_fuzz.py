@@ -8,10 +8,7 @@ naive decoder is the judge). Adversarial inputs must compress and round-trip.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +17,10 @@ from hypothesis import strategies as st
 
 from ltsc import Codec, LtscFormatError
 from tests import naive
+from tests.subsuite import run_pytest
 
 B = 40
 POOL = 6
-ROOT = Path(__file__).resolve().parents[2]
 
 # ids from the whole interesting range: negatives, base ids, both delimiters, pool metas and beyond
 any_id = st.integers(-2, B + 2 + POOL + 2)
@@ -126,25 +123,11 @@ def test_adversarial_inputs_round_trip(name, strategy):
 @pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") == "1", reason="already running with bounds checks")
 def test_fuzz_suite_passes_with_numba_boundscheck(tmp_path):
     """Out-of-bounds access in a kernel would be silent when compiled; make it raise."""
-    env = {**os.environ, "NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")}
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-x",
-            "-p",
-            "no:cacheprovider",
-            "tests/ltsc/test_fuzz.py",
-            "-k",
-            "not adversarial",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+    result = run_pytest(
+        "tests/ltsc/test_fuzz.py",
+        "-k",
+        "not adversarial",
+        env={"NUMBA_BOUNDSCHECK": "1", "NUMBA_CACHE_DIR": str(tmp_path / "numba-cache")},
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert " passed" in result.stdout
