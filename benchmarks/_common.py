@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import time
@@ -47,3 +48,13 @@ def wait_for_load(limit: float | None, max_wait: float) -> float:
     while limit is not None and os.getloadavg()[0] >= limit and time.monotonic() < deadline:
         time.sleep(5)
     return os.getloadavg()[0]
+
+
+def add_corpus_dir_argument(parser: argparse.ArgumentParser) -> None:
+    """``--corpus-dir``: the benchmark corpora, by default ``../shared/corpus`` beside the repository."""
+    parser.add_argument(
+        "--corpus-dir",
+        type=Path,
+        default=REPO.parent / "shared" / "corpus",
+        help="directory of the corpus *.parquet files (default: ../shared/corpus beside the repo)",
+    )

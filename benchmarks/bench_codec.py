@@ -55,7 +55,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import numba  # noqa: E402
-from _common import CORPORA, STRATEGIES, TOKENIZER, code_version  # noqa: E402
+from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, code_version  # noqa: E402
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select  # noqa: E402
@@ -245,12 +245,7 @@ def verdict(ok: bool) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--corpus-dir",
-        type=Path,
-        default=REPO.parent / "shared" / "corpus",
-        help="directory of the corpus *.parquet files (default: ../shared/corpus beside the repo)",
-    )
+    add_corpus_dir_argument(ap)
     ap.add_argument(
         "--quick",
         action="store_true",

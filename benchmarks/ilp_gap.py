@@ -53,7 +53,7 @@ from tokenizers import Tokenizer  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from _common import CORPORA, STRATEGIES, TOKENIZER, code_version  # noqa: E402
+from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, code_version  # noqa: E402
 
 from ltsc import Codec  # noqa: E402
 
@@ -316,12 +316,7 @@ def _solve_job(job: tuple[np.ndarray, float]) -> IlpResult:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; returns the exit code."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "--corpus-dir",
-        type=Path,
-        default=REPO.parent / "shared" / "corpus",
-        help="directory of the corpus *.parquet files (default: ../shared/corpus beside the repo)",
-    )
+    add_corpus_dir_argument(ap)
     ap.add_argument("--windows", type=int, default=24, help="windows per corpus (default 24)")
     ap.add_argument("--size", type=int, default=384, help="window length in tokens, at most 384 (default 384)")
     ap.add_argument("--time-limit", type=float, default=60.0, help="milp time limit per window, seconds (default 60)")

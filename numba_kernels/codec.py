@@ -76,6 +76,18 @@ def _meta_order(count, pool, state):
 
 
 @njit(**JIT_OPTIONS)
+def _kept_index(keep):
+    """New index of each kept entry (order preserved), -1 for dropped ones."""
+    new_index = np.full(keep.shape[0], -1, np.int64)
+    k = 0
+    for j in range(keep.shape[0]):
+        if keep[j]:
+            new_index[j] = k
+            k += 1
+    return new_index
+
+
+@njit(**JIT_OPTIONS)
 def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
     """Drop all but the ``pool`` entries with the largest gain (ties: the earlier).
 
@@ -89,12 +101,7 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
     keep = np.zeros(m, np.bool_)
     for j in range(pool):
         keep[order[j]] = True
-    new_index = np.full(m, -1, np.int64)
-    k = 0
-    for j in range(m):
-        if keep[j]:
-            new_index[j] = k
-            k += 1
+    new_index = _kept_index(keep)
     for p in range(occ.shape[0]):
         if occ[p] >= 0:
             occ[p] = new_index[occ[p]]
@@ -197,12 +204,8 @@ def _inline_unprofitable(def_vals, def_off, body, first_symbol):
         if dropped == 0:
             return def_vals, def_off, body
         # Each entry's replacement: itself renumbered if kept, else its (recursively inlined) definition.
-        new_index = np.full(m, -1, np.int64)
-        k = 0
-        for e in range(m):
-            if keep[e]:
-                new_index[e] = k
-                k += 1
+        new_index = _kept_index(keep)
+        k = m - dropped
         rep_off = np.zeros(m + 1, np.int64)
         rep_vals = np.empty(def_vals.shape[0] + m, np.int64)
         r = 0
