@@ -534,6 +534,18 @@ def _expand_into(seq, out, base, pool, def_lo, def_hi, exp_len, by_order, body_s
 
 
 @njit(**JIT_OPTIONS)
+def _decoder_state(pool):
+    """Per-meta scratch arrays :func:`_parse` and :func:`_expand_into` reuse from record to record."""
+    def_lo = np.zeros(pool, np.int64)
+    def_hi = np.zeros(pool, np.int64)
+    exp_len = np.zeros(pool, np.int64)
+    defined_at = np.full(pool, -1, np.int64)
+    by_order = np.zeros(pool + 1, np.int64)
+    exp_at = np.zeros(pool, np.int64)
+    return def_lo, def_hi, exp_len, defined_at, by_order, exp_at
+
+
+@njit(**JIT_OPTIONS)
 def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
     """Decompress a batch; on the first malformed record, stop and report it.
 
@@ -541,12 +553,7 @@ def _decompress_batch(values, offsets, base, pool, hierarchical, limit):
         ``(out_values, out_offsets, bad_record, error, position)``; ``bad_record`` is -1 when all parsed.
     """
     nrec = offsets.shape[0] - 1
-    def_lo = np.zeros(pool, np.int64)
-    def_hi = np.zeros(pool, np.int64)
-    exp_len = np.zeros(pool, np.int64)
-    defined_at = np.full(pool, -1, np.int64)
-    by_order = np.zeros(pool + 1, np.int64)
-    exp_at = np.zeros(pool, np.int64)
+    def_lo, def_hi, exp_len, defined_at, by_order, exp_at = _decoder_state(pool)
     lengths = np.zeros(nrec, np.int64)
     total = 0
     for r in range(nrec):
@@ -582,12 +589,7 @@ def _verify_batch(orig_values, orig_offsets, values, offsets, base, pool, hierar
     """Per record: 0 when ``decompress(compressed) == original``, else an error code (-1: content mismatch)."""
     nrec = offsets.shape[0] - 1
     status = np.zeros(nrec, np.int64)
-    def_lo = np.zeros(pool, np.int64)
-    def_hi = np.zeros(pool, np.int64)
-    exp_len = np.zeros(pool, np.int64)
-    defined_at = np.full(pool, -1, np.int64)
-    by_order = np.zeros(pool + 1, np.int64)
-    exp_at = np.zeros(pool, np.int64)
+    def_lo, def_hi, exp_len, defined_at, by_order, exp_at = _decoder_state(pool)
     scratch = np.empty(16, np.int32)
     out = np.empty(16, np.int32)
     for r in range(nrec):

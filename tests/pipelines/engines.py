@@ -8,10 +8,12 @@ output path).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -116,3 +118,18 @@ def reference_run(tmp_path_factory) -> tuple[Path, Path, pa.Table]:
         assert summary["units"] >= 6, "too few work units to spread over two workers"
         _REFERENCE.append((inp, ref, table))
     return _REFERENCE[0]
+
+
+@contextlib.contextmanager
+def dask_cluster(*, silence_logs: int = 40) -> Iterator[tuple]:
+    """A LocalCluster of 2 worker processes with 1 thread each, no dashboard, and a client on it."""
+    import distributed
+
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=silence_logs
+        ) as lc,
+        distributed.Client(lc) as client,
+    ):
+        client.wait_for_workers(2, timeout=60)
+        yield lc, client

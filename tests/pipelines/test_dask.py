@@ -11,9 +11,9 @@ import json
 
 import pytest
 
-from tests.pipelines.engines import UNIT_ARGS, assert_same_output, check_ok, cli, reference_run
+from tests.pipelines.engines import UNIT_ARGS, assert_same_output, check_ok, cli, dask_cluster, reference_run
 
-distributed = pytest.importorskip("distributed")
+pytest.importorskip("distributed")
 pytest.importorskip("apache_beam.runners.dask.dask_runner")
 
 pytestmark = pytest.mark.slow
@@ -27,14 +27,8 @@ def reference(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster():
     """One LocalCluster per module: 2 worker processes with 1 thread each, no dashboard."""
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=40
-        ) as lc,
-        distributed.Client(lc) as client,
-    ):
-        client.wait_for_workers(2, timeout=60)
-        yield lc, client
+    with dask_cluster() as lc_client:
+        yield lc_client
 
 
 def _tokenizer_loaded() -> int:

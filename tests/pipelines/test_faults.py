@@ -16,7 +16,15 @@ import signal
 import pytest
 
 from pipelines.faults import ENV_VAR, InjectedFault
-from tests.pipelines.engines import UNIT_ARGS, assert_same_output, check_ok, cli, part_files, reference_run
+from tests.pipelines.engines import (
+    UNIT_ARGS,
+    assert_same_output,
+    check_ok,
+    cli,
+    dask_cluster,
+    part_files,
+    reference_run,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -36,16 +44,10 @@ def _setenv(name: str, value: str | None) -> None:
 @pytest.fixture(scope="module")
 def cluster():
     """One LocalCluster for this module: 2 worker processes with 1 thread each, no dashboard."""
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     pytest.importorskip("apache_beam.runners.dask.dask_runner")
-    with (
-        distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-        ) as lc,
-        distributed.Client(lc) as client,
-    ):
-        client.wait_for_workers(2, timeout=60)
-        yield lc, client
+    with dask_cluster(silence_logs=50) as lc_client:
+        yield lc_client
 
 
 def _n_parts(ref) -> int:
