@@ -11,6 +11,7 @@ from numba_kernels.select import (
     _mark_window,
     _paper_select,
     _savings_select,
+    _sorted_copy,
     _window_free,
 )
 from numba_kernels.suffix import lcp_array, suffix_array
@@ -49,6 +50,27 @@ def _bits_from(replaced: list[bool]) -> np.ndarray:
         if r:
             bits[p >> 6] |= np.uint64(1) << np.uint64(p & 63)
     return bits
+
+
+@pytest.mark.parametrize(
+    ("count", "span"),
+    [(0, 10), (1, 1), (24, 100), (25, 25), (64, 64), (300, 4000), (200, 100_000), (1000, 1000), (100, 6400)],
+)
+def test_sorted_copy_sorts_every_path(count, span):
+    """Insertion sort (<= 24), the bitmap pass (dense) and the comparison sort (sparse) all sort exactly."""
+    rng = np.random.default_rng(count * 7 + span)
+    n = span + 130
+    offset = int(rng.integers(0, 130))
+    positions = offset + rng.choice(span, size=count, replace=False) if count else np.zeros(0, np.int64)
+    src = np.concatenate([[-5, -6], positions, [-7]]).astype(np.int64)
+    dst = np.full(count + 3, -1, np.int64)
+    marks = np.zeros((n >> 6) + 1, np.uint64)
+    lo_pos = int(positions.min()) if count else 0
+    hi_pos = int(positions.max()) if count else 0
+    _sorted_copy(src, 2, count, dst, lo_pos, hi_pos, marks)
+    assert dst[:count].tolist() == sorted(positions.tolist())
+    assert dst[count:].tolist() == [-1, -1, -1]  # nothing written past count
+    assert not marks.any()  # the scratch bitmap comes back clean for the next candidate
 
 
 def test_bitmap_windows_match_a_boolean_list():
