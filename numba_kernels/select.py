@@ -308,18 +308,22 @@ def _savings_tier(
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
+    first_pass = True
     while rounds < max_rounds:
         if m >= pool_size:
             break
         w, where = _compact(s, bits)
         if w.shape[0] < 4:
             break
-        if m == 0:  # nothing replaced yet: w is s, reuse the caller's arrays
+        if m == 0 or (first_pass and w.shape[0] * REUSE_DEN > s.shape[0] * REUSE_NUM):  # reuse the caller's arrays
+            w = s
+            where = np.arange(s.shape[0])
             sa = sa0
             lcp = lcp0
         else:
             sa = _suffix_array(w)
             lcp = _lcp_array(w, sa)
+        first_pass = False
         ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
         ncand = ell.shape[0]
         # Original positions of every suffix-array entry: candidates read slices of it.
@@ -532,3 +536,5 @@ def _score(pos, lo, hi, full_len, bits, trunc, min_len):
 
 
 _TRUNCATIONS = 3
+REUSE_NUM = 9
+REUSE_DEN = 10
