@@ -15,60 +15,178 @@ from numba_kernels.config import JIT_OPTIONS
 __all__ = ["suffix_array", "lcp_array", "lcp_intervals"]
 
 
+_RADIX_BITS = 11
+
+
 @njit(**JIT_OPTIONS)
-def _suffix_array(s):
-    """Prefix doubling with two stable counting sorts per round: O(n log n)."""
+def _dense_ranks(s):
+    """Map arbitrary int64 values to ``0..upper`` preserving order; returns ``(ranks, upper)``.
+
+    Token ids span a small range, so an LSD radix sort of ``s - min`` in
+    11-bit digits (two passes for ranges under 2**22) orders them in linear
+    time; wide ranges fall back to a comparison sort.
+    """
     n = s.shape[0]
-    sa = np.empty(n, np.int64)
-    if n == 0:
-        return sa
-    order = np.argsort(s, kind="mergesort")
-    rank = np.empty(n, np.int64)
+    lo = s.min()
+    span = s.max() - lo
+    if span >= 1 << (3 * _RADIX_BITS):
+        order = np.argsort(s)
+    else:
+        radix = 1 << _RADIX_BITS
+        mask = radix - 1
+        order = np.arange(n)
+        spare = np.empty(n, np.int64)
+        count = np.empty(radix + 1, np.int64)
+        shift = 0
+        while shift == 0 or (span >> shift) > 0:
+            count[:] = 0
+            for i in range(n):
+                count[((s[i] - lo) >> shift & mask) + 1] += 1
+            for d in range(radix):
+                count[d + 1] += count[d]
+            for j in range(n):
+                i = order[j]
+                d = (s[i] - lo) >> shift & mask
+                spare[count[d]] = i
+                count[d] += 1
+            order, spare = spare, order
+            shift += _RADIX_BITS
+    ranks = np.empty(n, np.int64)
     r = 0
-    rank[order[0]] = 0
+    ranks[order[0]] = 0
     for i in range(1, n):
         if s[order[i]] != s[order[i - 1]]:
             r += 1
-        rank[order[i]] = r
+        ranks[order[i]] = r
+    return ranks, r
+
+
+@njit(**JIT_OPTIONS)
+def _suffix_array(s):
+    """Suffix array of arbitrary int64 values: dense ranks, then SA-IS in O(n)."""
+    n = s.shape[0]
+    if n == 0:
+        return np.empty(0, np.int64)
+    ranks, upper = _dense_ranks(s)
+    return _sa_is(ranks, upper)
+
+
+@njit(**JIT_OPTIONS)
+def _induce(s, ls, sum_l, sum_s, lms, sa, buf):
+    """Induced sorting (SA-IS's core): place the LMS suffixes in order, then induce L and S suffixes."""
+    n = s.shape[0]
+    sa[:] = -1
+    buf[:] = sum_s
+    for d in lms:
+        if d == n:
+            continue
+        sa[buf[s[d]]] = d
+        buf[s[d]] += 1
+    buf[:] = sum_l
+    sa[buf[s[n - 1]]] = n - 1
+    buf[s[n - 1]] += 1
     for i in range(n):
-        sa[i] = order[i]
-    tmp = np.empty(n, np.int64)
-    by_second = np.empty(n, np.int64)
-    count = np.empty(n + 1, np.int64)
-    k = 1
-    while r < n - 1:
-        # Order by the second key rank[i + k]; suffixes shorter than k sort first.
-        p = 0
-        for i in range(n - k, n):
-            by_second[p] = i
-            p += 1
-        for j in range(n):
-            if sa[j] >= k:
-                by_second[p] = sa[j] - k
-                p += 1
-        # Stable counting sort on the first key.
-        count[:] = 0
-        for i in range(n):
-            count[rank[i] + 1] += 1
-        for i in range(1, r + 2):
-            count[i] += count[i - 1]
-        for j in range(n):
-            i = by_second[j]
-            sa[count[rank[i]]] = i
-            count[rank[i]] += 1
-        tmp[sa[0]] = 0
-        r = 0
-        for j in range(1, n):
-            a = sa[j - 1]
-            b = sa[j]
-            ra = rank[a + k] if a + k < n else -1
-            rb = rank[b + k] if b + k < n else -1
-            if rank[a] != rank[b] or ra != rb:
-                r += 1
-            tmp[b] = r
-        for i in range(n):
-            rank[i] = tmp[i]
-        k *= 2
+        v = sa[i]
+        if v >= 1 and not ls[v - 1]:
+            sa[buf[s[v - 1]]] = v - 1
+            buf[s[v - 1]] += 1
+    buf[:] = sum_l
+    for i in range(n - 1, -1, -1):
+        v = sa[i]
+        if v >= 1 and ls[v - 1]:
+            buf[s[v - 1] + 1] -= 1
+            sa[buf[s[v - 1] + 1]] = v - 1
+
+
+@njit(**JIT_OPTIONS)
+def _sa_is(s, upper):
+    """SA-IS (Nong, Zhang and Chan 2009) over values ``0..upper``, no sentinel needed.
+
+    Follows the AtCoder Library's formulation: L/S types with an implicit
+    smallest sentinel after the end, one induced sort to order the LMS
+    substrings, a recursive call on their names when two are equal, and a
+    final induced sort from the ordered LMS suffixes.
+    """
+    n = s.shape[0]
+    sa = np.empty(n, np.int64)
+    if n == 1:
+        sa[0] = 0
+        return sa
+    if n == 2:
+        if s[0] < s[1]:
+            sa[0] = 0
+            sa[1] = 1
+        else:
+            sa[0] = 1
+            sa[1] = 0
+        return sa
+    ls = np.zeros(n, np.bool_)  # True: S-type (suffix smaller than its successor)
+    for i in range(n - 2, -1, -1):
+        ls[i] = ls[i + 1] if s[i] == s[i + 1] else s[i] < s[i + 1]
+    sum_l = np.zeros(upper + 2, np.int64)
+    sum_s = np.zeros(upper + 2, np.int64)
+    for i in range(n):
+        if not ls[i]:
+            sum_s[s[i]] += 1
+        else:
+            sum_l[s[i] + 1] += 1
+    for i in range(upper + 1):
+        sum_s[i] += sum_l[i]
+        if i < upper:
+            sum_l[i + 1] += sum_s[i]
+    buf = np.empty(upper + 2, np.int64)
+    lms_map = np.full(n + 1, -1, np.int64)
+    m = 0
+    for i in range(1, n):
+        if not ls[i - 1] and ls[i]:
+            lms_map[i] = m
+            m += 1
+    lms = np.empty(m, np.int64)
+    k = 0
+    for i in range(1, n):
+        if not ls[i - 1] and ls[i]:
+            lms[k] = i
+            k += 1
+    _induce(s, ls, sum_l, sum_s, lms, sa, buf)
+    if m == 0:
+        return sa
+    sorted_lms = np.empty(m, np.int64)
+    k = 0
+    for i in range(n):
+        v = sa[i]
+        if lms_map[v] != -1:
+            sorted_lms[k] = v
+            k += 1
+    rec_s = np.empty(m, np.int64)
+    rec_upper = 0
+    rec_s[lms_map[sorted_lms[0]]] = 0
+    for i in range(1, m):
+        left = sorted_lms[i - 1]
+        right = sorted_lms[i]
+        end_l = lms[lms_map[left] + 1] if lms_map[left] + 1 < m else n
+        end_r = lms[lms_map[right] + 1] if lms_map[right] + 1 < m else n
+        same = True
+        if end_l - left != end_r - right:
+            same = False
+        else:
+            while left < end_l:
+                if s[left] != s[right]:
+                    break
+                left += 1
+                right += 1
+            if left == n or s[left] != s[right]:
+                same = False
+        if not same:
+            rec_upper += 1
+        rec_s[lms_map[sorted_lms[i]]] = rec_upper
+    if rec_upper + 1 == m:  # every LMS substring distinct: their order is final
+        for i in range(m):
+            sorted_lms[rec_s[i]] = lms[i]
+    else:
+        rec_sa = _sa_is(rec_s, rec_upper)
+        for i in range(m):
+            sorted_lms[i] = lms[rec_sa[i]]
+    _induce(s, ls, sum_l, sum_s, sorted_lms, sa, buf)
     return sa
 
 

@@ -32,12 +32,37 @@ def _random_cases(count: int, seed: int) -> list[list[int]]:
     return cases
 
 
-CASES = EDGE_CASES + _random_cases(120, seed=1)
+def _wide_cases(count: int, seed: int) -> list[list[int]]:
+    """Values whose span needs one, two or three radix digits, or a comparison sort (>= 2**33)."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for i in range(count):
+        n = int(rng.integers(2, 90))
+        scale = [1, 3_000, 5_000_000, 1 << 40][i % 4]
+        symbols = rng.integers(-scale, scale + 1, int(rng.integers(1, 7)))
+        cases.append(symbols[rng.integers(0, symbols.size, n)].tolist())
+    return cases
+
+
+CASES = EDGE_CASES + _random_cases(120, seed=1) + _wide_cases(40, seed=2)
 
 
 @pytest.mark.parametrize("s", CASES)
 def test_suffix_array_matches_naive(s):
     assert suffix_array(np.array(s, np.int64)).tolist() == naive.suffix_array(s)
+
+
+def test_suffix_array_of_long_periodic_and_recursive_inputs():
+    """SA-IS recursion depth grows with nested repeats; check a few thousand ids against the naive sort."""
+    rng = np.random.default_rng(5)
+    unit = rng.integers(0, 50_000, 7)
+    for s in (
+        np.tile(unit, 300),
+        np.tile(np.concatenate([unit, unit[:3], [9]]), 150),
+        rng.integers(0, 3, 2_000),
+        np.concatenate([np.tile([4, 4, 5], 400), rng.integers(0, 50_257, 500)]),
+    ):
+        assert suffix_array(s.astype(np.int64)).tolist() == naive.suffix_array(s.tolist())
 
 
 @pytest.mark.parametrize("s", CASES)
