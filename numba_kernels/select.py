@@ -340,6 +340,7 @@ def _savings_tier(
         dead = np.zeros(ncand, np.bool_)
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         stamp = np.full(ncand, -1, np.int64)
+        quick = np.full(ncand, -1, np.int64)
         heap = np.empty(ncand, np.int64)
         size = 0
         for c in range(ncand):
@@ -395,6 +396,21 @@ def _savings_tier(
             # Candidates nest (a child's positions are a slice of its parent's), so
             # each one's positions are sorted into a scratch buffer, not in place.
             count = rb[c] - lb[c] + 1
+            if stamp[c] != m and quick[c] != m and m > 0:
+                # Cheap bound first, on the unsorted positions: an occurrence whose
+                # first token is replaced counts at no length, so (L - 1) * free - (L + 1)
+                # bounds every length _score tries. Most stale candidates die here.
+                quick[c] = m
+                work += count >> 2
+                free = _free_starts(pos, lb[c], count, bits)
+                bound = (cand_len[c] - 1) * free - (cand_len[c] + 1)
+                if bound <= 0:
+                    continue
+                if bound < key_gain[c]:
+                    key_gain[c] = bound
+                    if size > 0 and _before(heap[0], c, key_gain, key_len, key_first):
+                        size = _heap_push(heap, size, c, key_gain, key_len, key_first)
+                        continue
             if buf_owner != c:
                 _sorted_copy(pos, lb[c], count, buf, where[pmin[c]], where[pmax[c]], marks)
                 buf_owner = c
@@ -426,6 +442,17 @@ def _savings_tier(
         if exhausted:
             rounds += 1
     return m
+
+
+@njit(**JIT_OPTIONS)
+def _free_starts(pos, lo, count, bits):
+    """How many of the positions ``pos[lo:lo + count]`` are not replaced."""
+    free = 0
+    for j in range(lo, lo + count):
+        p = pos[j]
+        if not bits[p >> 6] & (_ONE << np.uint64(p & 63)):
+            free += 1
+    return free
 
 
 @njit(**JIT_OPTIONS)
