@@ -315,7 +315,10 @@ def _savings_tier(
         w, where = _compact(s, bits)
         if w.shape[0] < 4:
             break
-        if m == 0 or (first_pass and w.shape[0] * REUSE_DEN > s.shape[0] * REUSE_NUM):  # reuse the caller's arrays
+        # A tier's first pass reuses the caller's suffix array (over ``s`` itself,
+        # replaced positions are skipped by scoring) unless earlier tiers replaced a
+        # quarter of the record: then rebuilding over the shorter rest is cheaper.
+        if m == 0 or (first_pass and 4 * w.shape[0] > 3 * s.shape[0]):
             w = s
             where = np.arange(s.shape[0])
             sa = sa0
@@ -563,5 +566,3 @@ def _score(pos, lo, hi, full_len, bits, trunc, min_len):
 
 
 _TRUNCATIONS = 3
-REUSE_NUM = 9
-REUSE_DEN = 10
