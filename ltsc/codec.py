@@ -37,6 +37,8 @@ DEFAULT_STRATEGY: Strategy = "best"
 PAPER_MAX_LEN = _k.PAPER_MAX_LEN
 #: Upper bound on a decompressed record, so a hostile hierarchical dictionary cannot exhaust memory.
 DEFAULT_MAX_OUTPUT = 1 << 28
+#: The longest record ``compress`` accepts; the match finder packs lengths and gains into 31 bits.
+MAX_RECORD_TOKENS = (1 << 31) - 1
 
 _STRATEGY_CODES = {"paper": _k.STRATEGY_PAPER, "savings": _k.STRATEGY_SAVINGS, "best": _k.STRATEGY_BEST}
 
@@ -353,6 +355,15 @@ class Codec:
     def _compress(
         self, values: np.ndarray, offsets: np.ndarray, *, single: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if offsets.size > 1:
+            lengths = np.diff(offsets)
+            r = int(np.argmax(lengths))
+            if lengths[r] > MAX_RECORD_TOKENS:
+                raise LtscInputError(
+                    f"record of {int(lengths[r])} tokens exceeds the {MAX_RECORD_TOKENS} tokens a record may have",
+                    position=MAX_RECORD_TOKENS,
+                    record=None if single else r,
+                )
         bad = _k._first_invalid(values, offsets, self.base_id)
         hits = np.flatnonzero(bad >= 0)
         if hits.size:

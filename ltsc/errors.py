@@ -21,7 +21,7 @@ class LtscError(ValueError):
 
 
 class LtscInputError(LtscError):
-    """An input id that cannot be compressed: negative, or colliding with the reserved ids."""
+    """An input that cannot be compressed: a negative id, an id colliding with the reserved ids, or a record too long."""
 
 
 class LtscFormatError(LtscError):

@@ -1,8 +1,12 @@
-"""A binary max-heap of candidate indices ordered by three integer keys.
+"""A binary max-heap of candidate indices whose keys travel with them.
 
-Order: larger ``k1`` first, then larger ``k2``, then smaller ``k3``. Keys live
-in caller-owned arrays indexed by candidate, so updating a candidate's key and
-re-pushing it is cheap (lazy greedy).
+Order: larger ``key`` first, then smaller ``first`` (the earlier occurrence).
+Each slot holds its candidate's keys inline (three parallel arrays), so a sift
+compares values already in hand instead of chasing candidate indices into
+per-candidate key arrays; sifts move a hole instead of swapping.
+
+Callers pack several orderings into ``key``: the savings greedy uses
+``gain << 31 | length`` (records are shorter than 2**31 tokens, so both fit).
 """
 
 from __future__ import annotations
@@ -11,62 +15,70 @@ from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
 
+#: Bits reserved for the secondary key in a packed ``primary << _KEY_SHIFT | secondary`` key.
+KEY_SHIFT = 31
+
 
 @njit(inline="always", **JIT_OPTIONS)
-def _before(a, b, k1, k2, k3):
-    """True when candidate ``a`` ranks strictly before candidate ``b``."""
-    if k1[a] != k1[b]:
-        return k1[a] > k1[b]
-    if k2[a] != k2[b]:
-        return k2[a] > k2[b]
-    return k3[a] < k3[b]
+def _above(key_a, first_a, key_b, first_b):
+    """True when an entry with keys ``(key_a, first_a)`` ranks strictly before one with ``(key_b, first_b)``."""
+    return key_a > key_b or (key_a == key_b and first_a < first_b)
 
 
 @njit(**JIT_OPTIONS)
-def _heap_push(heap, size, c, k1, k2, k3):
+def _heap_push(hk, hf, hc, size, key, first, c):
+    """Insert candidate ``c`` with its keys; returns the new size."""
     i = size
-    heap[i] = c
     while i > 0:
         parent = (i - 1) >> 1
-        if _before(heap[i], heap[parent], k1, k2, k3):
-            tmp = heap[i]
-            heap[i] = heap[parent]
-            heap[parent] = tmp
-            i = parent
-        else:
+        if not _above(key, first, hk[parent], hf[parent]):
             break
+        hk[i] = hk[parent]
+        hf[i] = hf[parent]
+        hc[i] = hc[parent]
+        i = parent
+    hk[i] = key
+    hf[i] = first
+    hc[i] = c
     return size + 1
 
 
 @njit(**JIT_OPTIONS)
-def _sift_down(heap, size, i, k1, k2, k3):
+def _sift_down(hk, hf, hc, size, i):
+    key = hk[i]
+    first = hf[i]
+    c = hc[i]
     while True:
-        left = 2 * i + 1
-        if left >= size:
-            return
-        best = left
-        right = left + 1
-        if right < size and _before(heap[right], heap[left], k1, k2, k3):
-            best = right
-        if _before(heap[best], heap[i], k1, k2, k3):
-            tmp = heap[i]
-            heap[i] = heap[best]
-            heap[best] = tmp
-            i = best
-        else:
-            return
+        child = 2 * i + 1
+        if child >= size:
+            break
+        right = child + 1
+        if right < size and _above(hk[right], hf[right], hk[child], hf[child]):
+            child = right
+        if not _above(hk[child], hf[child], key, first):
+            break
+        hk[i] = hk[child]
+        hf[i] = hf[child]
+        hc[i] = hc[child]
+        i = child
+    hk[i] = key
+    hf[i] = first
+    hc[i] = c
 
 
 @njit(**JIT_OPTIONS)
-def _heap_pop(heap, size, k1, k2, k3):
-    """Remove the top; returns the new size (the popped index was ``heap[0]`` before the call)."""
+def _heap_pop(hk, hf, hc, size):
+    """Remove the top; returns the new size (read ``hc[0]`` and its keys before the call)."""
     size -= 1
-    heap[0] = heap[size]
-    _sift_down(heap, size, 0, k1, k2, k3)
+    if size > 0:
+        hk[0] = hk[size]
+        hf[0] = hf[size]
+        hc[0] = hc[size]
+        _sift_down(hk, hf, hc, size, 0)
     return size
 
 
 @njit(**JIT_OPTIONS)
-def _heapify(heap, size, k1, k2, k3):
+def _heapify(hk, hf, hc, size):
     for i in range((size >> 1) - 1, -1, -1):
-        _sift_down(heap, size, i, k1, k2, k3)
+        _sift_down(hk, hf, hc, size, i)

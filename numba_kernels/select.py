@@ -23,7 +23,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.heap import _before, _heap_pop, _heap_push, _heapify
+from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify
 from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array
 
 _ONE = np.uint64(1)
@@ -178,10 +178,11 @@ def _paper_select(s, max_len, sa, lcp):
                 sorted_pos[fill[k]] = p
                 fill[k] += 1
         key_count = np.zeros(ngroups, np.int64)
-        key_zero = np.zeros(ngroups, np.int64)
         key_first = np.zeros(ngroups, np.int64)
         stamp = np.full(ngroups, -1, np.int64)
-        heap = np.empty(ngroups, np.int64)
+        hk = np.empty(ngroups, np.int64)
+        hf = np.empty(ngroups, np.int64)
+        hc = np.empty(ngroups, np.int64)
         size = 0
         for k in range(ngroups):
             if start[k + 1] - start[k] >= 2:
@@ -190,12 +191,14 @@ def _paper_select(s, max_len, sa, lcp):
                     key_count[k] = cnt
                     key_first[k] = first
                     stamp[k] = m
-                    heap[size] = k
+                    hk[size] = cnt
+                    hf[size] = first
+                    hc[size] = k
                     size += 1
-        _heapify(heap, size, key_count, key_zero, key_first)
+        _heapify(hk, hf, hc, size)
         while size > 0:
-            k = heap[0]
-            size = _heap_pop(heap, size, key_count, key_zero, key_first)
+            k = hc[0]
+            size = _heap_pop(hk, hf, hc, size)
             if stamp[k] != m:
                 cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
                 stamp[k] = m
@@ -203,8 +206,8 @@ def _paper_select(s, max_len, sa, lcp):
                     continue
                 key_count[k] = cnt
                 key_first[k] = first
-                if size > 0 and _before(heap[0], k, key_count, key_zero, key_first):
-                    size = _heap_push(heap, size, k, key_count, key_zero, key_first)
+                if size > 0 and _above(hk[0], hf[0], cnt, first):
+                    size = _heap_push(hk, hf, hc, size, cnt, first, k)
                     continue
             cnt = key_count[k]
             if length * cnt <= 1 + length + cnt:
@@ -344,7 +347,9 @@ def _savings_tier(
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         stamp = np.full(ncand, -1, np.int64)
         quick = np.full(ncand, -1, np.int64)
-        heap = np.empty(ncand, np.int64)
+        hk = np.empty(ncand, np.int64)
+        hf = np.empty(ncand, np.int64)
+        hc = np.empty(ncand, np.int64)
         size = 0
         for c in range(ncand):
             length = ell[c]
@@ -369,9 +374,11 @@ def _savings_tier(
             key_gain[c] = bound
             key_len[c] = length
             key_first[c] = where[pmin[c]]
-            heap[size] = c
+            hk[size] = bound << KEY_SHIFT | length
+            hf[size] = key_first[c]
+            hc[size] = c
             size += 1
-        _heapify(heap, size, key_gain, key_len, key_first)
+        _heapify(hk, hf, hc, size)
         taken = 0
         work = 0
         work_budget = 4 * w.shape[0] + 4096
@@ -392,8 +399,8 @@ def _savings_tier(
                     c = fallback
                     dead[c] = True
             if c < 0:
-                c = heap[0]
-                size = _heap_pop(heap, size, key_gain, key_len, key_first)
+                c = hc[0]
+                size = _heap_pop(hk, hf, hc, size)
                 if dead[c]:
                     continue
             # Candidates nest (a child's positions are a slice of its parent's), so
@@ -411,8 +418,9 @@ def _savings_tier(
                     continue
                 if bound < key_gain[c]:
                     key_gain[c] = bound
-                    if size > 0 and _before(heap[0], c, key_gain, key_len, key_first):
-                        size = _heap_push(heap, size, c, key_gain, key_len, key_first)
+                    key = bound << KEY_SHIFT | key_len[c]
+                    if size > 0 and _above(hk[0], hf[0], key, key_first[c]):
+                        size = _heap_push(hk, hf, hc, size, key, key_first[c], c)
                         continue
             if buf_owner != c:
                 _sorted_copy(pos, lb[c], count, buf, where[pmin[c]], where[pmax[c]], marks)
@@ -426,9 +434,12 @@ def _savings_tier(
                 key_gain[c] = best_gain
                 key_len[c] = best_len
                 key_first[c] = best_first
-                if size > 0 and _before(heap[0], c, key_gain, key_len, key_first):
-                    size = _heap_push(heap, size, c, key_gain, key_len, key_first)
-                    if fallback < 0 or _before(c, fallback, key_gain, key_len, key_first):
+                key = best_gain << KEY_SHIFT | best_len
+                if size > 0 and _above(hk[0], hf[0], key, best_first):
+                    size = _heap_push(hk, hf, hc, size, key, best_first, c)
+                    if fallback < 0 or _above(
+                        key, best_first, key_gain[fallback] << KEY_SHIFT | key_len[fallback], key_first[fallback]
+                    ):
                         fallback = c
                     continue
             length = key_len[c]

@@ -114,6 +114,17 @@ def test_invalid_ids_in_batch_name_the_record():
     assert codec.first_invalid(values, offsets).tolist() == [-1, 2]
 
 
+def test_records_longer_than_the_limit_are_refused_before_any_work(monkeypatch):
+    import ltsc.codec
+
+    monkeypatch.setattr(ltsc.codec, "MAX_RECORD_TOKENS", 5)
+    values = np.arange(9, dtype=np.int32)
+    with pytest.raises(LtscInputError, match="record of 6 tokens exceeds") as info:
+        Codec(base_id=B).compress_batch(values, np.array([0, 3, 9], np.int64))
+    assert info.value.record == 1
+    assert Codec(base_id=B).decompress(Codec(base_id=B).compress(values[:5])).tolist() == list(range(5))
+
+
 @pytest.mark.parametrize("bad", [np.zeros((2, 2), np.int32), np.array([1.0, 2.0]), np.array([2**40], np.int64)])
 def test_bad_arrays_raise(bad):
     with pytest.raises((ValueError, TypeError)):
