@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.select import _paper_select, _savings_select
+from numba_kernels.select import _mark_window, _paper_select, _savings_select
 from numba_kernels.suffix import _lcp_array, _suffix_array
 
 STRATEGY_NONE = 0
@@ -109,12 +109,42 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
+def _savings_searched(w, max_len, pool, max_rounds, sa, lcp, tiers):
+    """The savings greedy, then one step of local search around its parse.
+
+    The greedy's costliest mistakes are its first, biggest picks: a long
+    repeat used 3 times can block pieces of it that would be used 4 times,
+    a frequent short one can split longer units. Re-running with the region
+    of the entry of largest gain banned (that entry and its near copies are
+    never taken, pieces of it that also occur elsewhere are), and keeping the
+    better parse, recovers much of that (benchmarks/results/ilp_gap.md) at
+    the price of one more run.
+
+    Returns:
+        ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)`` of the
+        better parse; ``first_phase_entries`` is the unrestricted run's.
+    """
+    occ, entry_len, entry_src, entry_gain, first = _savings_select(w, max_len, pool, max_rounds, sa, lcp, tiers, _NO_BAN)
+    if entry_gain.shape[0] > 0:
+        j = np.argmax(entry_gain)
+        banned = np.zeros((w.shape[0] >> 6) + 1, np.uint64)
+        for p in range(w.shape[0]):
+            if occ[p] == j:
+                _mark_window(banned, p, entry_len[j])
+        b_occ, b_len, b_src, b_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, tiers, banned)
+        if b_gain.sum() > entry_gain.sum():
+            return b_occ, b_len, b_src, b_gain, first
+    return occ, entry_len, entry_src, entry_gain, first
+
+
+@njit(**JIT_OPTIONS)
 def _select(w, strategy, max_len, pool, max_rounds):
     """One flat parse of ``w`` by the chosen strategy.
 
-    ``best`` runs the one-phase and the two-phase savings greedy and the
-    paper's greedy over the same suffix array and keeps the largest total gain
-    (ties: in that order).
+    ``best`` runs the one-phase and the two-phase savings greedy, each with a
+    step of local search (:func:`_savings_searched`), and the paper's greedy,
+    over the same suffix array, and keeps the largest total gain (ties: in
+    that order).
     """
     sa = _suffix_array(w)
     lcp = _lcp_array(w, sa)
@@ -123,15 +153,16 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_len = entry_gain
     entry_src = entry_gain
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
-        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS)
-        occ, entry_len, entry_src, entry_gain, first = selected
+        occ, entry_len, entry_src, entry_gain, first = _savings_searched(
+            w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS
+        )
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
-            o_occ, o_len, o_src, o_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+            o_occ, o_len, o_src, o_gain, _ = _savings_searched(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
             if o_gain.sum() >= entry_gain.sum():
                 occ, entry_len, entry_src, entry_gain = o_occ, o_len, o_src, o_gain
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
@@ -341,6 +372,7 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hier
 #: the one-phase order usually wins (benchmarks/results/ilp_gap.md).
 _SAVINGS_TIERS = np.array([2], np.int64)
 _BEST_TIERS = np.array([8, 2], np.int64)
+_NO_BAN = np.zeros(0, np.uint64)
 
 #: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).
 _HIERARCHY_PASSES = 8

@@ -268,7 +268,7 @@ def _compact(s, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -285,6 +285,12 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
     ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
     places repeats of 8 or more tokens, then everything else.
 
+    ``banned`` is a bitmap of positions (empty: none) for the local search in
+    ``best``: a candidate all of whose windows lie inside banned positions is
+    never taken. Banning the region one of the greedy's own picks covered
+    forbids that pick and its near copies (its truncations, its suffixes),
+    while pieces of it that also occur elsewhere stay available.
+
     Returns:
         ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)``.
     """
@@ -298,7 +304,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
     first_phase = 0
     for tier in range(tiers.shape[0]):
         m = _savings_tier(
-            s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits
+            s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits, banned
         )
         if tier == 0:
             first_phase = m
@@ -307,7 +313,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers):
 
 @njit(**JIT_OPTIONS)
 def _savings_tier(
-    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits
+    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits, banned
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
@@ -443,6 +449,10 @@ def _savings_tier(
                         fallback = c
                     continue
             length = key_len[c]
+            if banned.shape[0] > 0 and _all_windows_banned(buf, count, length, bits, banned):
+                dead[c] = True
+                fallback = -1
+                continue
             entry_len[m] = length
             entry_src[m] = key_first[c]
             entry_gain[m] = key_gain[c]
@@ -456,6 +466,20 @@ def _savings_tier(
         if exhausted:
             rounds += 1
     return m
+
+
+@njit(**JIT_OPTIONS)
+def _all_windows_banned(pos, count, length, bits, banned):
+    """True when every window the greedy would replace at sorted ``pos[:count]`` lies inside ``banned``."""
+    last_end = -1
+    for j in range(count):
+        p = pos[j]
+        if p >= last_end and _window_free(bits, p, length):
+            last_end = p + length
+            for q in range(p, p + length):
+                if not banned[q >> 6] & (_ONE << np.uint64(q & 63)):
+                    return False
+    return True
 
 
 @njit(**JIT_OPTIONS)

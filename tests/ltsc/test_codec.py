@@ -43,6 +43,25 @@ def test_savings_takes_the_bigger_gain_where_the_paper_takes_the_longer():
     assert len(best) == min(len(paper), len(savings)) == len(x) + 2 - 8
 
 
+def test_best_searches_past_the_greedy_first_pick():
+    """X = A + B occurs 3 times, A (8 tokens) and B (9 tokens) once more each.
+
+    The savings greedy takes X (gain 16 * 3 - 18 = 30) and then nothing pays; the paper's greedy (max_len 8)
+    takes A and B's first 8 tokens (19 + 19). The local search in "best" bans X's region and finds A and B
+    (19 + 22 = 41): 73 - 41 + 2 = 34 tokens.
+    """
+    a, b = list(range(1, 9)), list(range(11, 20))
+    x = a + b
+    s = x + [100] + x + [101] + x + [102] + a + [103] + b + [104]
+    assert len(Codec(base_id=B, strategy="savings").compress(s)) == 73 - 30 + 2
+    assert len(Codec(base_id=B, strategy="paper").compress(s)) == 73 - 38 + 2
+    codec = Codec(base_id=B)
+    out = codec.compress(s)
+    assert len(out) == 34
+    assert sorted((e.definition.tolist(), e.uses) for e in codec.dictionary(out)) == [(a, 4), (b, 4)]
+    assert codec.decompress(out).tolist() == s
+
+
 def test_nothing_pays_returns_input_unchanged():
     codec = Codec(base_id=B)
     for x in ([], [5], [1, 2, 1, 2], list(range(50))):

@@ -18,6 +18,7 @@ from numba_kernels.suffix import lcp_array, suffix_array
 from tests import naive
 
 TIERS = np.array([2], np.int64)
+NO_BAN = np.zeros(0, np.uint64)
 
 
 def _random_cases(count: int, seed: int, max_n: int = 70) -> list[list[int]]:
@@ -148,12 +149,32 @@ def test_savings_select_is_a_valid_parse(s):
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
     for pool in (1, 3, 64):
-        occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS)
+        occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
         assert len(entry_len) <= pool
         _check_parse(s, occ, entry_len, entry_src, entry_gain)
         # taken in order of gain at the time: the first entry is the best there was
         if len(entry_gain) > 1:
             assert entry_gain[0] >= entry_gain[1]
+
+
+@pytest.mark.parametrize("s", [c for c in CASES if len(c) >= 8][:60])
+def test_banned_region_is_never_retaken(s):
+    """With the region of the first pick banned, no entry has all of its windows inside that region."""
+    arr = np.array(s, np.int64)
+    sa = suffix_array(arr)
+    lcp = lcp_array(arr, sa)
+    occ, entry_len, _, _, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN)
+    if len(entry_len) == 0:
+        return
+    inside = np.zeros(len(s), bool)
+    for p in np.flatnonzero(occ == 0):
+        inside[p : p + entry_len[0]] = True
+    banned = _bits_from(inside.tolist())
+    occ2, len2, src2, gain2, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, banned)
+    _check_parse(s, occ2, len2, src2, gain2)
+    for e in range(len(len2)):
+        windows = [(p, p + len2[e]) for p in np.flatnonzero(occ2 == e)]
+        assert not all(inside[a:b].all() for a, b in windows), (e, windows)
 
 
 def test_savings_select_is_close_to_the_exhaustive_greedy():
@@ -163,7 +184,7 @@ def test_savings_select_is_close_to_the_exhaustive_greedy():
     for s in cases:
         arr = np.array(s, np.int64)
         sa = suffix_array(arr)
-        _, _, _, gains, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS)
+        _, _, _, gains, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
         kernel_gain += int(gains.sum())
         exhaustive_gain += sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in naive.savings_exhaustive(s, 60, 64))
     assert exhaustive_gain > 100
@@ -175,7 +196,7 @@ def test_savings_first_pick_on_a_hand_worked_example():
     s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS)
+    occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
     # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
     assert entry_len.tolist() == [4, 2]
     assert entry_gain.tolist() == [4, 2]
