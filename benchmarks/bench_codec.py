@@ -199,7 +199,7 @@ STAGES = (
 BEST_STAGES = ("sa", "lcp", "savings_search", "savings_search_2phase", "paper_select")
 ONE_PHASE = np.array([2], np.int64)
 TWO_PHASES = np.array([8, 2], np.int64)
-NO_BAN = np.zeros(0, np.uint64)
+NO_BAN = np.zeros(0, np.int64)
 
 
 def stage_prepare(values: np.ndarray, offsets: np.ndarray) -> tuple[list, list, list]:
@@ -209,7 +209,7 @@ def stage_prepare(values: np.ndarray, offsets: np.ndarray) -> tuple[list, list, 
     sas = [_suffix_array(r) for r in recs]
     lcps = [_lcp_array(r, sa) for r, sa in zip(recs, sas, strict=True)]
     _lcp_intervals(sas[0], lcps[0], 2)
-    _savings_select(recs[0], 0, 4096, 1, sas[0], lcps[0], ONE_PHASE, NO_BAN)
+    _savings_select(recs[0], 0, 4096, 1, sas[0], lcps[0], ONE_PHASE, NO_BAN, -1)
     _savings_searched(recs[0], 0, 4096, 1, sas[0], lcps[0], ONE_PHASE)
     _paper_select(recs[0], PAPER_MAX_LEN, sas[0], lcps[0])
     return recs, sas, lcps
@@ -225,7 +225,7 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     for stage, tiers in (("savings_select", ONE_PHASE), ("savings_select_2phase", TWO_PHASES)):
         clock.measure(
             f"stage/{key}/{stage}",
-            lambda t=tiers: [_savings_select(r, 0, 4096, 1, sa, lc, t, NO_BAN) for r, sa, lc in both],
+            lambda t=tiers: [_savings_select(r, 0, 4096, 1, sa, lc, t, NO_BAN, -1) for r, sa, lc in both],
         )
     for stage, tiers in (("savings_search", ONE_PHASE), ("savings_search_2phase", TWO_PHASES)):
         clock.measure(

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.select import _mark_window, _paper_select, _savings_select
+from numba_kernels.select import _paper_select, _savings_select
 from numba_kernels.suffix import _lcp_array, _suffix_array
 
 STRATEGY_NONE = 0
@@ -124,15 +124,24 @@ def _savings_searched(w, max_len, pool, max_rounds, sa, lcp, tiers):
         ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)`` of the
         better parse; ``first_phase_entries`` is the unrestricted run's.
     """
-    occ, entry_len, entry_src, entry_gain, first = _savings_select(w, max_len, pool, max_rounds, sa, lcp, tiers, _NO_BAN)
+    occ, entry_len, entry_src, entry_gain, first, work = _savings_select(
+        w, max_len, pool, max_rounds, sa, lcp, tiers, _NO_BAN, -1
+    )
     if entry_gain.shape[0] > 0:
         j = np.argmax(entry_gain)
-        banned = np.zeros((w.shape[0] >> 6) + 1, np.uint64)
+        covered = np.zeros(w.shape[0], np.int64)
         for p in range(w.shape[0]):
             if occ[p] == j:
-                _mark_window(banned, p, entry_len[j])
-        b_occ, b_len, b_src, b_gain, _ = _savings_select(w, max_len, pool, max_rounds, sa, lcp, tiers, banned)
-        if b_gain.sum() > entry_gain.sum():
+                covered[p : p + entry_len[j]] = 1
+        banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of covered positions
+        for p in range(w.shape[0]):
+            banned[p + 1] = banned[p] + covered[p]
+        # Bounded like the first run, so degenerate input (a periodic record whose first
+        # pick covers it all) cannot make the search the expensive part.
+        b_occ, b_len, b_src, b_gain, _, b_work = _savings_select(
+            w, max_len, pool, max_rounds, sa, lcp, tiers, banned, 4 * work + w.shape[0]
+        )
+        if b_work >= 0 and b_gain.sum() > entry_gain.sum():
             return b_occ, b_len, b_src, b_gain, first
     return occ, entry_len, entry_src, entry_gain, first
 
@@ -153,7 +162,7 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_len = entry_gain
     entry_src = entry_gain
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN)
+        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN, -1)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
         occ, entry_len, entry_src, entry_gain, first = _savings_searched(
@@ -372,7 +381,7 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hier
 #: the one-phase order usually wins (benchmarks/results/ilp_gap.md).
 _SAVINGS_TIERS = np.array([2], np.int64)
 _BEST_TIERS = np.array([8, 2], np.int64)
-_NO_BAN = np.zeros(0, np.uint64)
+_NO_BAN = np.zeros(0, np.int64)
 
 #: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).
 _HIERARCHY_PASSES = 8

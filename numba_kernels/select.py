@@ -268,7 +268,7 @@ def _compact(s, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned):
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned, work_cap):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -285,14 +285,19 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned)
     ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
     places repeats of 8 or more tokens, then everything else.
 
-    ``banned`` is a bitmap of positions (empty: none) for the local search in
-    ``best``: a candidate all of whose windows lie inside banned positions is
-    never taken. Banning the region one of the greedy's own picks covered
-    forbids that pick and its near copies (its truncations, its suffixes),
-    while pieces of it that also occur elsewhere stay available.
+    ``banned`` is the prefix count of banned positions (``n + 1`` values;
+    empty: none) for the local search in ``best``: a candidate all of whose
+    windows lie inside banned positions is never taken. Banning the region one
+    of the greedy's own picks covered forbids that pick and its near copies
+    (its truncations, its suffixes), while pieces of it that also occur
+    elsewhere stay available.
+
+    ``work_cap`` bounds the positions scanned in total (-1: no bound); past
+    it the run stops and reports ``work = -1``. The local search uses it so
+    that its extra run never costs much more than the first.
 
     Returns:
-        ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)``.
+        ``(occ, entry_len, entry_src, entry_gain, first_phase_entries, work)``.
     """
     n = s.shape[0]
     occ = np.full(n, -1, np.int64)
@@ -302,18 +307,36 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned)
     m = 0
     bits = np.zeros((n >> 6) + 1, np.uint64)
     first_phase = 0
+    spent = np.zeros(1, np.int64)
     for tier in range(tiers.shape[0]):
         m = _savings_tier(
-            s, max_len, pool_size, max_rounds, sa0, lcp0, tiers[tier], occ, entry_len, entry_src, entry_gain, m, bits, banned
+            s,
+            max_len,
+            pool_size,
+            max_rounds,
+            sa0,
+            lcp0,
+            tiers[tier],
+            occ,
+            entry_len,
+            entry_src,
+            entry_gain,
+            m,
+            bits,
+            banned,
+            spent,
+            work_cap,
         )
         if tier == 0:
             first_phase = m
-    return occ, entry_len[:m], entry_src[:m], entry_gain[:m], first_phase
+        if 0 <= work_cap < spent[0]:
+            return occ, entry_len[:m], entry_src[:m], entry_gain[:m], first_phase, -1
+    return occ, entry_len[:m], entry_src[:m], entry_gain[:m], first_phase, spent[0]
 
 
 @njit(**JIT_OPTIONS)
 def _savings_tier(
-    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits, banned
+    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits, banned, spent, work_cap
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
@@ -391,6 +414,8 @@ def _savings_tier(
         exhausted = True
         fallback = -1  # the best exactly scored candidate since the last acceptance
         while size > 0 and m < pool_size:
+            if 0 <= work_cap < spent[0]:
+                return m
             c = -1
             if work > work_budget:
                 if taken > 0:
@@ -412,12 +437,20 @@ def _savings_tier(
             # Candidates nest (a child's positions are a slice of its parent's), so
             # each one's positions are sorted into a scratch buffer, not in place.
             count = rb[c] - lb[c] + 1
+            if banned.shape[0] > 0 and stamp[c] < 0 and quick[c] < 0:
+                # First look at this candidate under a ban: drop it at once when no
+                # window of it (free or not) reaches outside the banned region.
+                quick[c] = m
+                spent[0] += count >> 2
+                if _no_window_outside(pos, lb[c], count, cand_len[c], banned):
+                    continue
             if stamp[c] != m and quick[c] != m and m > 0:
                 # Cheap bound first, on the unsorted positions: an occurrence whose
                 # first token is replaced counts at no length, so (L - 1) * free - (L + 1)
                 # bounds every length _score tries. Most stale candidates die here.
                 quick[c] = m
                 work += count >> 2
+                spent[0] += count >> 2
                 free = _free_starts(pos, lb[c], count, bits)
                 bound = (cand_len[c] - 1) * free - (cand_len[c] + 1)
                 if bound <= 0:
@@ -433,6 +466,7 @@ def _savings_tier(
                 buf_owner = c
             if stamp[c] != m:
                 work += count
+                spent[0] += count
                 best_gain, best_len, best_first = _score(buf, 0, count, cand_len[c], bits, trunc, max(min_len, 2))
                 stamp[c] = m
                 if best_gain <= 0:
@@ -468,17 +502,31 @@ def _savings_tier(
     return m
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _inside(banned, p, length):
+    """True when all of ``[p, p + length)`` is banned (``banned`` is a prefix count of banned positions)."""
+    return banned[p + length] - banned[p] == length
+
+
+@njit(**JIT_OPTIONS)
+def _no_window_outside(pos, lo, count, length, banned):
+    """True when every window at ``pos[lo:lo + count]`` lies inside the banned region."""
+    for j in range(lo, lo + count):
+        if not _inside(banned, pos[j], length):
+            return False
+    return True
+
+
 @njit(**JIT_OPTIONS)
 def _all_windows_banned(pos, count, length, bits, banned):
-    """True when every window the greedy would replace at sorted ``pos[:count]`` lies inside ``banned``."""
+    """True when every window the greedy would replace at sorted ``pos[:count]`` lies inside the banned region."""
     last_end = -1
     for j in range(count):
         p = pos[j]
         if p >= last_end and _window_free(bits, p, length):
             last_end = p + length
-            for q in range(p, p + length):
-                if not banned[q >> 6] & (_ONE << np.uint64(q & 63)):
-                    return False
+            if not _inside(banned, p, length):
+                return False
     return True
 
 

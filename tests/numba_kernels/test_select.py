@@ -18,7 +18,7 @@ from numba_kernels.suffix import lcp_array, suffix_array
 from tests import naive
 
 TIERS = np.array([2], np.int64)
-NO_BAN = np.zeros(0, np.uint64)
+NO_BAN = np.zeros(0, np.int64)
 
 
 def _random_cases(count: int, seed: int, max_n: int = 70) -> list[list[int]]:
@@ -149,7 +149,9 @@ def test_savings_select_is_a_valid_parse(s):
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
     for pool in (1, 3, 64):
-        occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
+        occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(
+            arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1
+        )
         assert len(entry_len) <= pool
         _check_parse(s, occ, entry_len, entry_src, entry_gain)
         # taken in order of gain at the time: the first entry is the best there was
@@ -163,18 +165,30 @@ def test_banned_region_is_never_retaken(s):
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
     lcp = lcp_array(arr, sa)
-    occ, entry_len, _, _, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN)
+    occ, entry_len, _, _, _, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, -1)
     if len(entry_len) == 0:
         return
     inside = np.zeros(len(s), bool)
     for p in np.flatnonzero(occ == 0):
         inside[p : p + entry_len[0]] = True
-    banned = _bits_from(inside.tolist())
-    occ2, len2, src2, gain2, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, banned)
+    banned = np.concatenate([[0], np.cumsum(inside)]).astype(np.int64)
+    occ2, len2, src2, gain2, _, work = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, banned, -1)
+    assert work >= 0
     _check_parse(s, occ2, len2, src2, gain2)
     for e in range(len(len2)):
         windows = [(p, p + len2[e]) for p in np.flatnonzero(occ2 == e)]
         assert not all(inside[a:b].all() for a, b in windows), (e, windows)
+
+
+def test_work_cap_stops_the_run_and_says_so():
+    rng = np.random.default_rng(9)
+    arr = np.tile(rng.integers(0, 50, 7), 60).astype(np.int64)
+    sa = suffix_array(arr)
+    lcp = lcp_array(arr, sa)
+    *_, work = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, -1)
+    assert work > 0
+    assert _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, work)[5] == work  # enough: runs to the end
+    assert _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, work // 2)[5] == -1  # stopped, and reported
 
 
 def test_savings_select_is_close_to_the_exhaustive_greedy():
@@ -184,7 +198,7 @@ def test_savings_select_is_close_to_the_exhaustive_greedy():
     for s in cases:
         arr = np.array(s, np.int64)
         sa = suffix_array(arr)
-        _, _, _, gains, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
+        _, _, _, gains, _, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1)
         kernel_gain += int(gains.sum())
         exhaustive_gain += sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in naive.savings_exhaustive(s, 60, 64))
     assert exhaustive_gain > 100
@@ -196,7 +210,7 @@ def test_savings_first_pick_on_a_hand_worked_example():
     s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN)
+    occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1)
     # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
     assert entry_len.tolist() == [4, 2]
     assert entry_gain.tolist() == [4, 2]
