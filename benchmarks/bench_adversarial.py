@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> None:
         for strategy in STRATEGIES:
             a = measure(name, strategy, large, small)
             b = measure(name, strategy, large, large)
-            ns_small = a["seconds"] / small * 1e9
+            ns_small = a["seconds"] / large * 1e9
             ns_large = b["seconds"] / large * 1e9
             row = (
                 f"| {name} | {strategy} | {ns_small:.0f} | {ns_large:.0f} | {ns_large / ns_small:.2f} | "
