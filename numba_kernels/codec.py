@@ -109,8 +109,8 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_searched(w, max_len, pool, max_rounds, sa, lcp, tiers):
-    """The savings greedy, then one step of local search around its parse.
+def _search_step(w, max_len, pool, max_rounds, sa, lcp, tiers, occ, entry_len, entry_src, entry_gain, work):
+    """One step of local search around a savings parse; returns the better of it and the new one.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
     repeat used 3 times can block pieces of it that would be used 4 times,
@@ -118,42 +118,35 @@ def _savings_searched(w, max_len, pool, max_rounds, sa, lcp, tiers):
     of the entry of largest gain banned (that entry and its near copies are
     never taken, pieces of it that also occur elsewhere are), and keeping the
     better parse, recovers much of that (benchmarks/results/ilp_gap.md) at
-    the price of one more run.
-
-    Returns:
-        ``(occ, entry_len, entry_src, entry_gain, first_phase_entries)`` of the
-        better parse; ``first_phase_entries`` is the unrestricted run's.
+    the price of one more run, bounded by the first run's ``work``.
     """
-    occ, entry_len, entry_src, entry_gain, first, work = _savings_select(
-        w, max_len, pool, max_rounds, sa, lcp, tiers, _NO_BAN, -1
+    if entry_gain.shape[0] == 0:
+        return occ, entry_len, entry_src, entry_gain
+    j = np.argmax(entry_gain)
+    banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of the positions entry j covers
+    end = 0
+    for p in range(w.shape[0]):
+        if occ[p] == j:
+            end = p + entry_len[j]
+        banned[p + 1] = banned[p] + (1 if p < end else 0)
+    # Bounded like the first run, so degenerate input (a periodic record whose first
+    # pick covers it all) cannot make the search the expensive part.
+    b_occ, b_len, b_src, b_gain, _, b_work = _savings_select(
+        w, max_len, pool, max_rounds, sa, lcp, tiers, banned, 2 * work + w.shape[0]
     )
-    if entry_gain.shape[0] > 0:
-        j = np.argmax(entry_gain)
-        covered = np.zeros(w.shape[0], np.int64)
-        for p in range(w.shape[0]):
-            if occ[p] == j:
-                covered[p : p + entry_len[j]] = 1
-        banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of covered positions
-        for p in range(w.shape[0]):
-            banned[p + 1] = banned[p] + covered[p]
-        # Bounded like the first run, so degenerate input (a periodic record whose first
-        # pick covers it all) cannot make the search the expensive part.
-        b_occ, b_len, b_src, b_gain, _, b_work = _savings_select(
-            w, max_len, pool, max_rounds, sa, lcp, tiers, banned, 4 * work + w.shape[0]
-        )
-        if b_work >= 0 and b_gain.sum() > entry_gain.sum():
-            return b_occ, b_len, b_src, b_gain, first
-    return occ, entry_len, entry_src, entry_gain, first
+    if b_work >= 0 and b_gain.sum() > entry_gain.sum():
+        return b_occ, b_len, b_src, b_gain
+    return occ, entry_len, entry_src, entry_gain
 
 
 @njit(**JIT_OPTIONS)
 def _select(w, strategy, max_len, pool, max_rounds):
     """One flat parse of ``w`` by the chosen strategy.
 
-    ``best`` runs the one-phase and the two-phase savings greedy, each with a
-    step of local search (:func:`_savings_searched`), and the paper's greedy,
-    over the same suffix array, and keeps the largest total gain (ties: in
-    that order).
+    ``best`` runs the two-phase and the one-phase savings greedy and the
+    paper's greedy over the same suffix array, searches around the better
+    savings parse (:func:`_search_step`), and keeps the largest total gain
+    (ties: in that order).
     """
     sa = _suffix_array(w)
     lcp = _lcp_array(w, sa)
@@ -165,15 +158,22 @@ def _select(w, strategy, max_len, pool, max_rounds):
         selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN, -1)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
-        occ, entry_len, entry_src, entry_gain, first = _savings_searched(
-            w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS
+        occ, entry_len, entry_src, entry_gain, first, work = _savings_select(
+            w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS, _NO_BAN, -1
         )
+        tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
-            o_occ, o_len, o_src, o_gain, _ = _savings_searched(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS)
+            o_occ, o_len, o_src, o_gain, _, o_work = _savings_select(
+                w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN, -1
+            )
             if o_gain.sum() >= entry_gain.sum():
-                occ, entry_len, entry_src, entry_gain = o_occ, o_len, o_src, o_gain
+                occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
+                tiers = _SAVINGS_TIERS
+        occ, entry_len, entry_src, entry_gain = _search_step(
+            w, max_len, pool, max_rounds, sa, lcp, tiers, occ, entry_len, entry_src, entry_gain, work
+        )
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
         p_occ, p_len, p_src, p_gain = _paper_select(w, paper_len, sa, lcp)

@@ -441,9 +441,12 @@ def _savings_tier(
                 # First look at this candidate under a ban: drop it at once when no
                 # window of it (free or not) reaches outside the banned region.
                 quick[c] = m
-                spent[0] += count >> 2
-                if _no_window_outside(pos, lb[c], count, cand_len[c], banned):
-                    continue
+                length = cand_len[c]
+                # The first and last occurrences decide most candidates in O(1).
+                if _inside(banned, where[pmin[c]], length) and _inside(banned, where[pmax[c]], length):
+                    spent[0] += count >> 2
+                    if _no_window_outside(pos, lb[c], count, length, banned):
+                        continue
             if stamp[c] != m and quick[c] != m and m > 0:
                 # Cheap bound first, on the unsorted positions: an occurrence whose
                 # first token is replaced counts at no length, so (L - 1) * free - (L + 1)
