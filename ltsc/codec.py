@@ -132,11 +132,11 @@ class Codec:
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
         strategy: ``"best"`` (default): three parses of the record, keeping
             the shortest: the savings greedy, the savings greedy in two phases
-            (repeats of 8+ tokens first, then all), each followed by a step of
-            local search (rerun with its largest entry's region banned), and
-            the paper's greedy;
+            (repeats of 8+ tokens first, then all) and the paper's greedy, with
+            a step of local search around the better savings parse (its greedy
+            re-run with the region of its largest entry banned);
             ``"savings"``: savings-ordered lazy greedy over every repeat the
-            suffix array finds, any length (about 3x faster than ``"best"``);
+            suffix array finds, any length (about 2.7x faster than ``"best"``);
             ``"paper"``: the paper's greedy, longest first, most frequent first.
         max_len: Longest subsequence a meta-token may stand for. ``None``: the
             paper's 8 for ``"paper"`` (and the paper half of ``"best"``),
