@@ -60,7 +60,7 @@ print(json.dumps({"seconds": dt, "peak_growth": max(peak - before, 0), "out": in
 
 
 def measure(name: str, strategy: str, n: int, record: int) -> dict:
-    """One subprocess run over ``n`` tokens in records of ``record``: CPU seconds, peak RSS growth, compressed length."""
+    """One subprocess run over ``n`` tokens in records of ``record``: CPU seconds, peak RSS growth, output length."""
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, name, strategy, str(n), str(record)],
         cwd=REPO,

@@ -234,7 +234,9 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
         starts.append((r, sa, lc, tiers, *parse[:4], parse[5]))
     clock.measure(
         f"stage/{key}/search_step",
-        lambda: [_search_step(r, 0, 4096, 1, sa, lc, t, o, el, es, eg, wk) for r, sa, lc, t, o, el, es, eg, wk in starts],
+        lambda: [
+            _search_step(r, 0, 4096, 1, sa, lc, t, o, el, es, eg, wk) for r, sa, lc, t, o, el, es, eg, wk in starts
+        ],
     )
     clock.measure(f"stage/{key}/paper_select", lambda: [_paper_select(r, PAPER_MAX_LEN, sa, lc) for r, sa, lc in both])
 
@@ -498,9 +500,9 @@ def main(argv: list[str] | None = None) -> int:
         "lcp_intervals; savings_select_2phase places repeats of 8+ tokens first (and rebuilds the suffix array for "
         "its second phase when the first replaced a quarter of the record). search_step is the local search 'best' "
         "runs from the better of the two: the greedy again with the region of its largest entry banned. 'best' runs "
-        "sa + lcp + both savings_select + search_step + paper_select (the one-phase run is skipped when the long-repeat "
-        "phase took nothing); sum adds all of those, and the rest of the codec's time is the int64 copy, the pool cut "
-        "and serialization:\n"
+        "sa + lcp + both savings_select + search_step + paper_select (the one-phase run is skipped when the "
+        "long-repeat phase took nothing); sum adds all of those, and the rest of the codec's time is the int64 copy, "
+        "the pool cut and serialization:\n"
     )
     rows = []
     for stage in STAGES:

@@ -21,7 +21,7 @@ class LtscError(ValueError):
 
 
 class LtscInputError(LtscError):
-    """An input that cannot be compressed: a negative id, an id colliding with the reserved ids, or a record too long."""
+    """An input that cannot be compressed: a negative id, an id among the reserved ids, or a record too long."""
 
 
 class LtscFormatError(LtscError):

@@ -25,6 +25,13 @@ def _above(key_a, first_a, key_b, first_b):
     return key_a > key_b or (key_a == key_b and first_a < first_b)
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _put(hk, hf, hc, i, key, first, c):
+    hk[i] = key
+    hf[i] = first
+    hc[i] = c
+
+
 @njit(**JIT_OPTIONS)
 def _heap_push(hk, hf, hc, size, key, first, c):
     """Insert candidate ``c`` with its keys; returns the new size."""
@@ -33,13 +40,9 @@ def _heap_push(hk, hf, hc, size, key, first, c):
         parent = (i - 1) >> 1
         if not _above(key, first, hk[parent], hf[parent]):
             break
-        hk[i] = hk[parent]
-        hf[i] = hf[parent]
-        hc[i] = hc[parent]
+        _put(hk, hf, hc, i, hk[parent], hf[parent], hc[parent])
         i = parent
-    hk[i] = key
-    hf[i] = first
-    hc[i] = c
+    _put(hk, hf, hc, i, key, first, c)
     return size + 1
 
 
@@ -57,13 +60,9 @@ def _sift_down(hk, hf, hc, size, i):
             child = right
         if not _above(hk[child], hf[child], key, first):
             break
-        hk[i] = hk[child]
-        hf[i] = hf[child]
-        hc[i] = hc[child]
+        _put(hk, hf, hc, i, hk[child], hf[child], hc[child])
         i = child
-    hk[i] = key
-    hf[i] = first
-    hc[i] = c
+    _put(hk, hf, hc, i, key, first, c)
 
 
 @njit(**JIT_OPTIONS)
@@ -71,9 +70,7 @@ def _heap_pop(hk, hf, hc, size):
     """Remove the top; returns the new size (read ``hc[0]`` and its keys before the call)."""
     size -= 1
     if size > 0:
-        hk[0] = hk[size]
-        hf[0] = hf[size]
-        hc[0] = hc[size]
+        _put(hk, hf, hc, 0, hk[size], hf[size], hc[size])
         _sift_down(hk, hf, hc, size, 0)
     return size
 

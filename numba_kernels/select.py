@@ -336,7 +336,22 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned,
 
 @njit(**JIT_OPTIONS)
 def _savings_tier(
-    s, max_len, pool_size, max_rounds, sa0, lcp0, min_len, occ, entry_len, entry_src, entry_gain, m, bits, banned, spent, work_cap
+    s,
+    max_len,
+    pool_size,
+    max_rounds,
+    sa0,
+    lcp0,
+    min_len,
+    occ,
+    entry_len,
+    entry_src,
+    entry_gain,
+    m,
+    bits,
+    banned,
+    spent,
+    work_cap,
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0

@@ -210,7 +210,9 @@ def test_savings_first_pick_on_a_hand_worked_example():
     s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
     arr = np.array(s, np.int64)
     sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1)
+    occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(
+        arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1
+    )
     # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
     assert entry_len.tolist() == [4, 2]
     assert entry_gain.tolist() == [4, 2]
