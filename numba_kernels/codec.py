@@ -16,7 +16,7 @@ from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
 from numba_kernels.select import _paper_select, _savings_select
-from numba_kernels.suffix import _lcp_array, _suffix_array
+from numba_kernels.suffix import _repeat_suffix_array
 
 STRATEGY_NONE = 0
 STRATEGY_PAPER = 1
@@ -148,8 +148,7 @@ def _select(w, strategy, max_len, pool, max_rounds):
     savings parse (:func:`_search_step`), and keeps the largest total gain
     (ties: in that order).
     """
-    sa = _suffix_array(w)
-    lcp = _lcp_array(w, sa)
+    sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int64)
     entry_gain = np.zeros(0, np.int64)
     entry_len = entry_gain

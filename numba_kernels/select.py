@@ -24,7 +24,7 @@ from numba.extending import intrinsic, overload
 
 from numba_kernels.config import JIT_OPTIONS
 from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify
-from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array
+from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -156,10 +156,11 @@ def _paper_select(s, max_len, sa, lcp):
     bits = np.zeros((n >> 6) + 1, np.uint64)
     gid = np.empty(n, np.int64)
     sorted_pos = np.empty(n, np.int64)
+    gid[:] = -1  # positions the suffix array leaves out start no repeat
     for length in range(min(max_len, n // 2), 1, -1):
         # Group positions by their L-gram: runs of the suffix array with lcp >= L.
         g = -1
-        for i in range(n):
+        for i in range(sa.shape[0]):
             p = sa[i]
             if i == 0 or lcp[i] < length:
                 g += 1
@@ -371,8 +372,7 @@ def _savings_tier(
             sa = sa0
             lcp = lcp0
         else:
-            sa = _suffix_array(w)
-            lcp = _lcp_array(w, sa)
+            sa, lcp = _repeat_suffix_array(w)
         first_pass = False
         ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
         ncand = ell.shape[0]

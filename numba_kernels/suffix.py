@@ -12,7 +12,7 @@ from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
 
-__all__ = ["suffix_array", "lcp_array", "lcp_intervals"]
+__all__ = ["suffix_array", "lcp_array", "lcp_intervals", "repeat_suffix_array"]
 
 
 _RADIX_BITS = 11
@@ -69,6 +69,111 @@ def _suffix_array(s):
         return np.empty(0, np.int64)
     ranks, upper = _dense_ranks(s)
     return _sa_is(ranks, upper)
+
+
+@njit(**JIT_OPTIONS)
+def _counting_pass(ranks, upper, shift, src, dst, count):
+    """Stable counting sort of positions ``src`` by ``ranks[i + shift]`` into ``dst`` (``count``: scratch)."""
+    count[:] = 0
+    for i in src:
+        count[ranks[i + shift] + 1] += 1
+    for d in range(upper + 1):
+        count[d + 1] += count[d]
+    for i in src:
+        r = ranks[i + shift]
+        dst[count[r]] = i
+        count[r] += 1
+
+
+@njit(**JIT_OPTIONS)
+def _in_repeated_bigram(ranks, upper):
+    """Per position, whether it lies in a bigram that occurs at least twice (``ranks`` dense in ``0..upper``).
+
+    A position outside every repeated bigram lies in no repeat of two or more
+    tokens, so no strategy can ever replace it. Bigrams are ordered by a
+    two-pass counting sort on the token ranks (second token, then first),
+    linear for any alphabet; bigrams with a token that occurs once are skipped.
+    """
+    n = ranks.shape[0]
+    live = np.zeros(n, np.bool_)
+    if n < 2:
+        return live
+    seen = np.zeros(upper + 2, np.int64)
+    for i in range(n):
+        seen[ranks[i]] += 1
+    idx = np.empty(n - 1, np.int64)
+    k = 0
+    for i in range(n - 1):
+        if seen[ranks[i]] >= 2 and seen[ranks[i + 1]] >= 2:
+            idx[k] = i
+            k += 1
+    if k < 2:
+        return live
+    by_second = np.empty(k, np.int64)
+    by_pair = np.empty(k, np.int64)
+    _counting_pass(ranks, upper, 1, idx[:k], by_second, seen)
+    _counting_pass(ranks, upper, 0, by_second, by_pair, seen)
+    for j in range(1, k):
+        a = by_pair[j - 1]
+        b = by_pair[j]
+        if ranks[a] == ranks[b] and ranks[a + 1] == ranks[b + 1]:
+            live[a] = True
+            live[a + 1] = True
+            live[b] = True
+            live[b + 1] = True
+    return live
+
+
+@njit(**JIT_OPTIONS)
+def _repeat_suffix_array(s):
+    """Suffix array and LCP array of ``s`` restricted to where repeats can be.
+
+    Positions in no repeated bigram can be in no repeat of two or more tokens
+    (the strategies' only candidates). Each run of them is collapsed to one
+    unique sentinel before suffix sorting, so random or repeat-free stretches
+    cost a linear scan instead of a suffix sort. Returns ``(sa, lcp)``:
+    ``sa`` holds positions of ``s`` (every position that can start a repeat,
+    and the first of each collapsed run), ordered by their suffixes with the
+    runs cut out, and ``lcp[i]`` is the common prefix of ``sa[i - 1]`` and
+    ``sa[i]`` there. Common prefixes of two or more tokens are exactly those
+    of ``s``, so the LCP intervals of length >= 2 (every repeat, with all of its
+    occurrences) are the same as from the full arrays; only their order differs.
+    When every position can be in a repeat the result is the full arrays.
+    """
+    n = s.shape[0]
+    if n == 0:
+        return np.empty(0, np.int64), np.zeros(0, np.int64)
+    ranks, upper = _dense_ranks(s)
+    live = _in_repeated_bigram(ranks, upper)
+    runs = 0
+    for i in range(n):
+        if not live[i] and (i == 0 or live[i - 1]):
+            runs += 1
+    if runs == 0:
+        sa = _sa_is(ranks, upper)
+        return sa, _lcp_array(ranks, sa)
+    # Sentinels are 0..runs-1 (each used once), tokens keep their order above them.
+    compact = np.empty(n, np.int64)
+    where = np.empty(n, np.int64)
+    m = 0
+    run = 0
+    for i in range(n):
+        if live[i]:
+            compact[m] = runs + ranks[i]
+            where[m] = i
+            m += 1
+        elif i == 0 or live[i - 1]:
+            compact[m] = run
+            where[m] = i
+            run += 1
+            m += 1
+    compact = compact[:m]
+    csa = _sa_is(compact, runs + upper)
+    lcp = _lcp_array(compact, csa)
+    sa = np.empty(m, np.int64)
+    for i in range(m):
+        sa[i] = where[csa[i]]
+    return sa, lcp
 
 
 @njit(**JIT_OPTIONS)
@@ -240,7 +345,7 @@ def _lcp_intervals(sa, lcp, min_lcp):
     top = 0
     st_lcp[0] = 0
     st_lb[0] = 0
-    st_min[0] = n
+    st_min[0] = np.iinfo(np.int64).max
     st_max[0] = -1
     for i in range(1, n + 1):
         leaf = sa[i - 1]
@@ -309,6 +414,11 @@ def lcp_array(s: np.ndarray, sa: np.ndarray) -> np.ndarray:
     if sa.shape != s.shape:
         raise ValueError(f"suffix array shape {sa.shape} does not match sequence shape {s.shape}")
     return _lcp_array(s, sa)
+
+
+def repeat_suffix_array(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(sa, lcp)`` over the positions of ``s`` that can be in a repeat (see :func:`_repeat_suffix_array`)."""
+    return _repeat_suffix_array(_as_sequence(s))
 
 
 def lcp_intervals(sa: np.ndarray, lcp: np.ndarray, *, min_lcp: int = 1) -> tuple[np.ndarray, ...]:

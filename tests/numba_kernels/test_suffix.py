@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.suffix import lcp_array, lcp_intervals, suffix_array
+from numba_kernels.suffix import lcp_array, lcp_intervals, repeat_suffix_array, suffix_array
 from tests import naive
 
 EDGE_CASES = [
@@ -87,6 +87,75 @@ def test_lcp_intervals_are_exactly_the_right_maximal_repeats(s, min_lcp):
         assert all(s[p : p + ell[i]] == first for p in positions)
         got.add((int(ell[i]), tuple(positions)))
     assert got == naive.lcp_intervals(s, min_lcp)
+
+
+def _in_repeat(s: list[int]) -> list[bool]:
+    """Naive: whether each position lies in a bigram that occurs twice."""
+    grams = [tuple(s[i : i + 2]) for i in range(len(s) - 1)]
+    repeated = [grams.count(g) >= 2 for g in grams]
+    return [(i > 0 and repeated[i - 1]) or (i < len(grams) and repeated[i]) for i in range(len(s))]
+
+
+SPARSE_CASES = [
+    [9, 1, 2, 8, 7, 1, 2, 6],  # one repeated bigram among unique tokens
+    list(range(50)),  # no repeat at all: one collapsed run
+    [1, 2, 3, 4, 100, 1, 2, 3, 4, 101, 102, 1, 2, 3, 4],
+    [5, 5, 5, 9, 8, 5, 5, 5, 7],  # a run of one id between unique tokens
+    [3, 1, 2, 3, 1, 4, 2, 3, 1],  # repeated tokens whose bigrams do not repeat
+]
+
+
+def _sparse_cases(count: int, seed: int) -> list[list[int]]:
+    """Repeats planted among mostly unique ids, so some positions can and some cannot be in a repeat."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        unit = rng.integers(0, 4, int(rng.integers(2, 6))).tolist()
+        s: list[int] = []
+        for _ in range(int(rng.integers(1, 6))):
+            noise = rng.integers(100, 10_000, int(rng.integers(0, 6))).tolist()
+            s += noise + unit[: int(rng.integers(1, len(unit) + 1))]
+        cases.append(s)
+    return cases
+
+
+@pytest.mark.parametrize("s", CASES + SPARSE_CASES + _sparse_cases(80, seed=3))
+def test_repeat_suffix_array_keeps_every_repeat(s):
+    """Same LCP intervals of length >= 2 as the full arrays; positions in no repeated bigram are cut out."""
+    sa, lcp = repeat_suffix_array(np.array(s, np.int64))
+    positions = sa.tolist()
+    assert len(set(positions)) == len(positions)
+    live = _in_repeat(s)
+    # every position that can be in a repeat is there, plus only the first position of each run that cannot
+    runs = [i for i in range(len(s)) if not live[i] and (i == 0 or live[i - 1])]
+    assert sorted(positions) == sorted([i for i in range(len(s)) if live[i]] + runs)
+    for i in range(1, len(positions)):
+        k = int(lcp[i])
+        a, b = s[positions[i - 1] :], s[positions[i] :]
+        assert a[:k] == b[:k]
+        if k >= 2 or naive_common(a, b) >= 2:
+            assert k == naive_common(a, b)
+    got = set()
+    ell, _, lb, rb, pmin, pmax = lcp_intervals(sa, lcp, min_lcp=2)
+    for i in range(len(ell)):
+        occ = sorted(positions[lb[i] : rb[i] + 1])
+        assert (pmin[i], pmax[i]) == (occ[0], occ[-1])
+        got.add((int(ell[i]), tuple(occ)))
+    assert got == naive.lcp_intervals(s, 2)
+    if all(live):
+        assert positions == naive.suffix_array(s)
+
+
+def naive_common(a: list[int], b: list[int]) -> int:
+    k = 0
+    while k < min(len(a), len(b)) and a[k] == b[k]:
+        k += 1
+    return k
+
+
+def test_repeat_suffix_array_collapses_repeat_free_input():
+    sa, lcp = repeat_suffix_array(np.random.default_rng(0).permutation(5000))
+    assert sa.tolist() == [0] and lcp.tolist() == [0]
 
 
 def test_parent_length_is_the_enclosing_interval():
