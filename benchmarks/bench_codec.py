@@ -60,7 +60,7 @@ from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, cod
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.codec import _search_step  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select  # noqa: E402
-from numba_kernels.suffix import _lcp_array, _lcp_intervals, _suffix_array  # noqa: E402
+from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
 
 POOLS = (4096, 512)
 SIZES = (1024, 8192, 65536, 131072)
@@ -185,63 +185,60 @@ def read_reference(corpus_dir: Path) -> dict[str, tuple[int, int, float, float]]
 
 
 STAGES = (
-    "sa",
-    "lcp",
+    "sa_lcp",
     "lcp_intervals",
     "savings_select",
     "savings_select_2phase",
     "search_step",
     "paper_select",
 )
-#: The stages strategy "best" runs, in order (lcp_intervals runs inside savings_select; search_step re-runs the
-#: better savings parse's greedy with its largest entry's region banned).
-BEST_STAGES = ("sa", "lcp", "savings_select", "savings_select_2phase", "search_step", "paper_select")
+#: The stages strategy "best" runs, in order (the suffix and LCP arrays and their intervals once, shared by every
+#: run; search_step re-runs the better savings parse's greedy with its largest entry's region banned).
+BEST_STAGES = ("sa_lcp", "lcp_intervals", "savings_select", "savings_select_2phase", "search_step", "paper_select")
 ONE_PHASE = np.array([2], np.int64)
 TWO_PHASES = np.array([8, 2], np.int64)
 NO_BAN = np.zeros(0, np.int64)
 
 
 def stage_prepare(values: np.ndarray, offsets: np.ndarray) -> tuple[list, list, list]:
-    """Records as int64 arrays with their suffix and LCP arrays; also compiles the stage kernels."""
+    """Records as int64 arrays with their suffix arrays and LCP intervals; also compiles the stage kernels."""
     recs = [values[offsets[i] : offsets[i + 1]].astype(np.int64) for i in range(offsets.size - 1)]
     recs = [r for r in recs if r.size >= 4]  # the codec skips shorter records
-    sas = [_suffix_array(r) for r in recs]
-    lcps = [_lcp_array(r, sa) for r, sa in zip(recs, sas, strict=True)]
-    _lcp_intervals(sas[0], lcps[0], 2)
-    _savings_select(recs[0], 0, 4096, 1, sas[0], lcps[0], ONE_PHASE, NO_BAN, -1)
-    _paper_select(recs[0], PAPER_MAX_LEN, sas[0], lcps[0])
-    return recs, sas, lcps
+    arrays = [_repeat_suffix_array(r) for r in recs]
+    ivs = [_lcp_intervals(sa, lcp, 2) for sa, lcp in arrays]
+    _savings_select(recs[0], 0, 4096, 1, arrays[0][0], ivs[0], ONE_PHASE, NO_BAN, -1)
+    _paper_select(recs[0], PAPER_MAX_LEN, *arrays[0])
+    return recs, arrays, ivs
 
 
 def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> None:
     """Time each kernel stage over every record of ``inputs`` (records as the codec's default settings see them)."""
-    recs, sas, lcps = inputs
-    both = list(zip(recs, sas, lcps, strict=True))
-    clock.measure(f"stage/{key}/sa", lambda: [_suffix_array(r) for r in recs])
-    clock.measure(f"stage/{key}/lcp", lambda: [_lcp_array(r, sa) for r, sa, _ in both])
-    clock.measure(f"stage/{key}/lcp_intervals", lambda: [_lcp_intervals(sa, lc, 2) for _, sa, lc in both])
+    recs, arrays, ivs = inputs
+    both = [(r, sa, iv) for r, (sa, _), iv in zip(recs, arrays, ivs, strict=True)]
+    clock.measure(f"stage/{key}/sa_lcp", lambda: [_repeat_suffix_array(r) for r in recs])
+    clock.measure(f"stage/{key}/lcp_intervals", lambda: [_lcp_intervals(sa, lc, 2) for sa, lc in arrays])
     for stage, tiers in (("savings_select", ONE_PHASE), ("savings_select_2phase", TWO_PHASES)):
         clock.measure(
             f"stage/{key}/{stage}",
-            lambda t=tiers: [_savings_select(r, 0, 4096, 1, sa, lc, t, NO_BAN, -1) for r, sa, lc in both],
+            lambda t=tiers: [_savings_select(r, 0, 4096, 1, sa, iv, t, NO_BAN, -1) for r, sa, iv in both],
         )
     # The search step starts from the better of the two plain parses (prepared untimed, as "best" does).
     starts = []
-    for r, sa, lc in both:
-        two = _savings_select(r, 0, 4096, 1, sa, lc, TWO_PHASES, NO_BAN, -1)
-        one = _savings_select(r, 0, 4096, 1, sa, lc, ONE_PHASE, NO_BAN, -1)
+    for r, sa, iv in both:
+        two = _savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1)
+        one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, -1)
         parse, tiers = (one, ONE_PHASE) if one[3].sum() >= two[3].sum() else (two, TWO_PHASES)
-        starts.append((r, sa, lc, tiers, *parse[:4], parse[5]))
+        starts.append((r, sa, iv, tiers, *parse[:4], parse[5]))
     clock.measure(
         f"stage/{key}/search_step",
         lambda: [
-            _search_step(r, 0, 4096, 1, sa, lc, t, o, el, es, eg, wk) for r, sa, lc, t, o, el, es, eg, wk in starts
+            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk) for r, sa, iv, t, o, el, es, eg, wk in starts
         ],
     )
-    clock.measure(f"stage/{key}/paper_select", lambda: [_paper_select(r, PAPER_MAX_LEN, sa, lc) for r, sa, lc in both])
-
-
-# ----------------------------------------------------------------------------------------------- formatting
+    clock.measure(
+        f"stage/{key}/paper_select",
+        lambda: [_paper_select(r, PAPER_MAX_LEN, sa, lc) for r, (sa, lc) in zip(recs, arrays, strict=True)],
+    )
 
 
 def fmt_rate(tokens_per_s: float) -> str:
@@ -496,13 +493,14 @@ def main(argv: list[str] | None = None) -> int:
     lines.append("")
     lines.append(
         "Kernel stages, ns/token, called directly on the same records (default settings: savings with max_len "
-        "unlimited and one suffix-array round per phase, paper with max_len 8). savings_select (one phase) includes "
-        "lcp_intervals; savings_select_2phase places repeats of 8+ tokens first (and rebuilds the suffix array for "
-        "its second phase when the first replaced a quarter of the record). search_step is the local search 'best' "
-        "runs from the better of the two: the greedy again with the region of its largest entry banned. 'best' runs "
-        "sa + lcp + both savings_select + search_step + paper_select (the one-phase run is skipped when the "
-        "long-repeat phase took nothing); sum adds all of those, and the rest of the codec's time is the int64 copy, "
-        "the pool cut and serialization:\n"
+        "unlimited and one suffix-array round per phase, paper with max_len 8). sa_lcp is the suffix and LCP arrays "
+        "over the positions that can be in a repeat, lcp_intervals their repeats; both are built once per record "
+        "and shared by every run. savings_select_2phase places repeats of 8+ tokens first (and rebuilds the suffix "
+        "array for its second phase when the first replaced a quarter of the record). search_step is the local "
+        "search 'best' runs from the better of the two: the greedy again with the region of its largest entry "
+        "banned. 'best' runs sa_lcp + lcp_intervals + both savings_select + search_step + paper_select (the "
+        "one-phase run is skipped when the long-repeat phase took nothing); sum adds all of those, and the rest of "
+        "the codec's time is the int64 copy, the pool cut and serialization:\n"
     )
     rows = []
     for stage in STAGES:

@@ -16,7 +16,7 @@ from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
 from numba_kernels.select import _paper_select, _savings_select
-from numba_kernels.suffix import _repeat_suffix_array
+from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 STRATEGY_NONE = 0
 STRATEGY_PAPER = 1
@@ -109,7 +109,7 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _search_step(w, max_len, pool, max_rounds, sa, lcp, tiers, occ, entry_len, entry_src, entry_gain, work):
+def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work):
     """One step of local search around a savings parse; returns the better of it and the new one.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
@@ -132,7 +132,7 @@ def _search_step(w, max_len, pool, max_rounds, sa, lcp, tiers, occ, entry_len, e
     # Bounded like the first run, so degenerate input (a periodic record whose first
     # pick covers it all) cannot make the search the expensive part.
     b_occ, b_len, b_src, b_gain, _, b_work = _savings_select(
-        w, max_len, pool, max_rounds, sa, lcp, tiers, banned, 2 * work + w.shape[0]
+        w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0]
     )
     if b_work >= 0 and b_gain.sum() > entry_gain.sum():
         return b_occ, b_len, b_src, b_gain
@@ -153,25 +153,27 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_gain = np.zeros(0, np.int64)
     entry_len = entry_gain
     entry_src = entry_gain
+    # Every savings run over the whole record starts from these intervals (the paper's greedy does not use them).
+    iv = _lcp_intervals(sa if strategy != STRATEGY_PAPER else sa[:0], lcp, 2)
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_select(w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN, -1)
+        selected = _savings_select(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
         occ, entry_len, entry_src, entry_gain, first, work = _savings_select(
-            w, max_len, pool, max_rounds, sa, lcp, _BEST_TIERS, _NO_BAN, -1
+            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1
         )
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_select(
-                w, max_len, pool, max_rounds, sa, lcp, _SAVINGS_TIERS, _NO_BAN, -1
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1
             )
             if o_gain.sum() >= entry_gain.sum():
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
         occ, entry_len, entry_src, entry_gain = _search_step(
-            w, max_len, pool, max_rounds, sa, lcp, tiers, occ, entry_len, entry_src, entry_gain, work
+            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work
         )
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

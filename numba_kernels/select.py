@@ -154,48 +154,56 @@ def _paper_select(s, max_len, sa, lcp):
     if n < 4:
         return occ, entry_len[:0], entry_src[:0], entry_gain[:0]
     bits = np.zeros((n >> 6) + 1, np.uint64)
-    gid = np.empty(n, np.int64)
+    gid = np.full(n, -1, np.int64)  # positions the suffix array leaves out start no repeat
     sorted_pos = np.empty(n, np.int64)
-    gid[:] = -1  # positions the suffix array leaves out start no repeat
+    # Per group (an L-gram seen at least twice; at most half the suffixes), allocated once for every L.
+    cap_groups = sa.shape[0] // 2 + 1
+    start = np.empty(cap_groups + 1, np.int64)
+    fill = np.empty(cap_groups, np.int64)
+    key_count = np.empty(cap_groups, np.int64)
+    key_first = np.empty(cap_groups, np.int64)
+    stamp = np.empty(cap_groups, np.int64)
+    hk = np.empty(cap_groups, np.int64)
+    hf = np.empty(cap_groups, np.int64)
+    hc = np.empty(cap_groups, np.int64)
     for length in range(min(max_len, n // 2), 1, -1):
-        # Group positions by their L-gram: runs of the suffix array with lcp >= L.
+        # Group positions by their L-gram: runs of two or more suffixes with lcp >= L.
         g = -1
         for i in range(sa.shape[0]):
             p = sa[i]
             if i == 0 or lcp[i] < length:
-                g += 1
-            gid[p] = g if n - p >= length else -1
+                if i + 1 < sa.shape[0] and lcp[i + 1] >= length and n - p >= length:
+                    g += 1
+                    gid[p] = g
+                else:
+                    gid[p] = -1
+            else:
+                gid[p] = g
         ngroups = g + 1
-        start = np.zeros(ngroups + 1, np.int64)
+        start[: ngroups + 1] = 0
         for p in range(n):
             if gid[p] >= 0:
                 start[gid[p] + 1] += 1
         for k in range(ngroups):
             start[k + 1] += start[k]
-        fill = start[:-1].copy()
+        fill[:ngroups] = start[:ngroups]
         for p in range(n):  # ascending, so every group's positions come out sorted
             k = gid[p]
             if k >= 0:
                 sorted_pos[fill[k]] = p
                 fill[k] += 1
-        key_count = np.zeros(ngroups, np.int64)
-        key_first = np.zeros(ngroups, np.int64)
-        stamp = np.full(ngroups, -1, np.int64)
-        hk = np.empty(ngroups, np.int64)
-        hf = np.empty(ngroups, np.int64)
-        hc = np.empty(ngroups, np.int64)
+        stamp[:ngroups] = -1
         size = 0
         for k in range(ngroups):
-            if start[k + 1] - start[k] >= 2:
-                cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
-                if cnt >= 2:
-                    key_count[k] = cnt
-                    key_first[k] = first
-                    stamp[k] = m
-                    hk[size] = cnt
-                    hf[size] = first
-                    hc[size] = k
-                    size += 1
+            cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
+            if cnt >= 2:
+                key_count[k] = cnt
+                key_first[k] = first
+                stamp[k] = m
+                hk[size] = cnt
+                hf[size] = first
+                hc[size] = k
+                size += 1
         _heapify(hk, hf, hc, size)
         while size > 0:
             k = hc[0]
@@ -269,7 +277,23 @@ def _compact(s, bits):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned, work_cap):
+def _compact_length(bits, n):
+    """Length :func:`_compact` would return: unreplaced positions plus one per run of replaced ones."""
+    length = 0
+    in_run = False
+    for p in range(n):
+        if bits[p >> 6] & (_ONE << np.uint64(p & 63)):
+            if not in_run:
+                length += 1
+                in_run = True
+        else:
+            length += 1
+            in_run = False
+    return length
+
+
+@njit(**JIT_OPTIONS)
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -282,6 +306,10 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned,
     stale gain is an upper bound. A new round starts when the candidates of the
     previous one are exhausted, so repeats that only became right-maximal after
     replacements are found too.
+
+    ``sa0`` is the record's suffix array (as :func:`_repeat_suffix_array`
+    gives it) and ``iv0`` its LCP intervals of length >= 2: every run over
+    the whole record starts from them, so ``best``'s several runs share them.
 
     ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
     places repeats of 8 or more tokens, then everything else.
@@ -316,7 +344,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, lcp0, tiers, banned,
             pool_size,
             max_rounds,
             sa0,
-            lcp0,
+            iv0,
             tiers[tier],
             occ,
             entry_len,
@@ -342,7 +370,7 @@ def _savings_tier(
     pool_size,
     max_rounds,
     sa0,
-    lcp0,
+    iv0,
     min_len,
     occ,
     entry_len,
@@ -360,31 +388,39 @@ def _savings_tier(
     while rounds < max_rounds:
         if m >= pool_size:
             break
-        w, where = _compact(s, bits)
-        if w.shape[0] < 4:
-            break
         # A tier's first pass reuses the caller's suffix array (over ``s`` itself,
         # replaced positions are skipped by scoring) unless earlier tiers replaced a
         # quarter of the record: then rebuilding over the shorter rest is cheaper.
-        if m == 0 or (first_pass and 4 * w.shape[0] > 3 * s.shape[0]):
-            w = s
-            where = np.arange(s.shape[0])
-            sa = sa0
-            lcp = lcp0
+        rest = s.shape[0] if m == 0 else _compact_length(bits, s.shape[0])
+        if rest < 4:
+            break
+        if m == 0 or (first_pass and 4 * rest > 3 * s.shape[0]):
+            pos = sa0
+            ell, parent, lb, rb, pmin, pmax = iv0  # their positions are the record's own
+            first_at = pmin
+            last_at = pmax
+            size_of_w = s.shape[0]
         else:
+            w, where = _compact(s, bits)
             sa, lcp = _repeat_suffix_array(w)
+            ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
+            # Original positions of every suffix-array entry and candidate: candidates read slices of ``pos``.
+            pos = np.empty(sa.shape[0], np.int64)
+            for i in range(sa.shape[0]):
+                pos[i] = where[sa[i]]
+            first_at = np.empty(ell.shape[0], np.int64)
+            last_at = np.empty(ell.shape[0], np.int64)
+            for c in range(ell.shape[0]):
+                first_at[c] = where[pmin[c]]
+                last_at[c] = where[pmax[c]]
+            size_of_w = w.shape[0]
         first_pass = False
-        ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
         ncand = ell.shape[0]
-        # Original positions of every suffix-array entry: candidates read slices of it.
-        pos = np.empty(sa.shape[0], np.int64)
-        for i in range(sa.shape[0]):
-            pos[i] = where[sa[i]]
         key_gain = np.empty(ncand, np.int64)
         key_len = np.empty(ncand, np.int64)
         key_first = np.empty(ncand, np.int64)
         cand_len = np.empty(ncand, np.int64)
-        buf = np.empty(sa.shape[0], np.int64)
+        buf = np.empty(pos.shape[0], np.int64)
         buf_owner = -1
         marks = np.zeros((s.shape[0] >> 6) + 1, np.uint64)
         dead = np.zeros(ncand, np.bool_)
@@ -404,7 +440,7 @@ def _savings_tier(
             if length < min_len:
                 continue
             count = rb[c] - lb[c] + 1
-            span = where[pmax[c]] - where[pmin[c]]
+            span = last_at[c] - first_at[c]
             # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
             bound = (length - 1) * count - (length + 1)
             # (L-1)(span+L)/L - (L+1) = span - span/L - 2 grows with L, so it also bounds
@@ -417,7 +453,7 @@ def _savings_tier(
             cand_len[c] = length
             key_gain[c] = bound
             key_len[c] = length
-            key_first[c] = where[pmin[c]]
+            key_first[c] = first_at[c]
             hk[size] = bound << KEY_SHIFT | length
             hf[size] = key_first[c]
             hc[size] = c
@@ -425,7 +461,7 @@ def _savings_tier(
         _heapify(hk, hf, hc, size)
         taken = 0
         work = 0
-        work_budget = 4 * w.shape[0] + 4096
+        work_budget = 4 * size_of_w + 4096
         exhausted = True
         fallback = -1  # the best exactly scored candidate since the last acceptance
         while size > 0 and m < pool_size:
@@ -458,7 +494,7 @@ def _savings_tier(
                 quick[c] = m
                 length = cand_len[c]
                 # The first and last occurrences decide most candidates in O(1).
-                if _inside(banned, where[pmin[c]], length) and _inside(banned, where[pmax[c]], length):
+                if _inside(banned, first_at[c], length) and _inside(banned, last_at[c], length):
                     spent[0] += count >> 2
                     if _no_window_outside(pos, lb[c], count, length, banned):
                         continue
@@ -480,7 +516,7 @@ def _savings_tier(
                         size = _heap_push(hk, hf, hc, size, key, key_first[c], c)
                         continue
             if buf_owner != c:
-                _sorted_copy(pos, lb[c], count, buf, where[pmin[c]], where[pmax[c]], marks)
+                _sorted_copy(pos, lb[c], count, buf, first_at[c], last_at[c], marks)
                 buf_owner = c
             if stamp[c] != m:
                 work += count

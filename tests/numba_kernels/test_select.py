@@ -14,7 +14,7 @@ from numba_kernels.select import (
     _sorted_copy,
     _window_free,
 )
-from numba_kernels.suffix import lcp_array, suffix_array
+from numba_kernels.suffix import lcp_array, lcp_intervals, repeat_suffix_array, suffix_array
 from tests import naive
 
 TIERS = np.array([2], np.int64)
@@ -41,8 +41,22 @@ def _random_cases(count: int, seed: int, max_n: int = 70) -> list[list[int]]:
     return cases
 
 
+def _sparse_cases(count: int, seed: int) -> list[list[int]]:
+    """Phrases between ids that occur once: many positions are in no repeat, the suffix array leaves them out."""
+    rng = np.random.default_rng(seed)
+    phrases = [rng.integers(0, 9, int(rng.integers(2, 7))).tolist() for _ in range(3)]
+    unique = iter(range(100, 100_000))
+    cases = []
+    for _ in range(count):
+        s: list[int] = []
+        for _ in range(int(rng.integers(1, 9))):
+            s += [next(unique) for _ in range(int(rng.integers(0, 5)))] + phrases[int(rng.integers(0, 3))]
+        cases.append(s)
+    return cases
+
+
 EDGE = [[], [1], [1, 1, 1], [1] * 9, [1, 2] * 8, [1, 2, 3] * 6, [4, 4, 5, 4, 4, 5, 4, 4, 5, 4, 4]]
-CASES = EDGE + _random_cases(150, seed=3)
+CASES = EDGE + _random_cases(150, seed=3) + _sparse_cases(40, seed=4)
 
 
 def _bits_from(replaced: list[bool]) -> np.ndarray:
@@ -116,16 +130,27 @@ def _kernel_entries(s, occ, entry_len, entry_src):
 
 @pytest.mark.parametrize("s", CASES)
 @pytest.mark.parametrize("max_len", [8, 4])
-def test_paper_select_matches_naive_exactly(s, max_len):
+@pytest.mark.parametrize("full", [True, False], ids=["full-sa", "repeat-sa"])
+def test_paper_select_matches_naive_exactly(s, max_len, full):
     arr = np.array(s, np.int64)
     if len(s) < 4:
         return
-    sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain = _paper_select(arr, max_len, sa, lcp_array(arr, sa))
+    if full:
+        sa = suffix_array(arr)
+        lcp = lcp_array(arr, sa)
+    else:
+        sa, lcp = repeat_suffix_array(arr)
+    occ, entry_len, entry_src, entry_gain = _paper_select(arr, max_len, sa, lcp)
     got = _kernel_entries(s, occ, entry_len, entry_src)
     assert got == naive.paper_select(s, max_len)
     for (gram, positions), gain in zip(got, entry_gain, strict=True):
         assert gain == (len(gram) - 1) * len(positions) - (len(gram) + 1)
+
+
+def _suffix_data(arr: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """What the codec hands the savings greedy: the repeat suffix array and its LCP intervals of length >= 2."""
+    sa, lcp = repeat_suffix_array(arr)
+    return sa, lcp_intervals(sa, lcp, min_lcp=2)
 
 
 def _check_parse(s, occ, entry_len, entry_src, entry_gain):
@@ -147,11 +172,9 @@ def _check_parse(s, occ, entry_len, entry_src, entry_gain):
 @pytest.mark.parametrize("s", CASES)
 def test_savings_select_is_a_valid_parse(s):
     arr = np.array(s, np.int64)
-    sa = suffix_array(arr)
+    sa, iv = _suffix_data(arr)
     for pool in (1, 3, 64):
-        occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(
-            arr, 0, pool, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1
-        )
+        occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(arr, 0, pool, 3, sa, iv, TIERS, NO_BAN, -1)
         assert len(entry_len) <= pool
         _check_parse(s, occ, entry_len, entry_src, entry_gain)
         # taken in order of gain at the time: the first entry is the best there was
@@ -163,16 +186,15 @@ def test_savings_select_is_a_valid_parse(s):
 def test_banned_region_is_never_retaken(s):
     """With the region of the first pick banned, no entry has all of its windows inside that region."""
     arr = np.array(s, np.int64)
-    sa = suffix_array(arr)
-    lcp = lcp_array(arr, sa)
-    occ, entry_len, _, _, _, _ = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, -1)
+    sa, iv = _suffix_data(arr)
+    occ, entry_len, _, _, _, _ = _savings_select(arr, 0, 64, 1, sa, iv, TIERS, NO_BAN, -1)
     if len(entry_len) == 0:
         return
     inside = np.zeros(len(s), bool)
     for p in np.flatnonzero(occ == 0):
         inside[p : p + entry_len[0]] = True
     banned = np.concatenate([[0], np.cumsum(inside)]).astype(np.int64)
-    occ2, len2, src2, gain2, _, work = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, banned, -1)
+    occ2, len2, src2, gain2, _, work = _savings_select(arr, 0, 64, 1, sa, iv, TIERS, banned, -1)
     assert work >= 0
     _check_parse(s, occ2, len2, src2, gain2)
     for e in range(len(len2)):
@@ -183,12 +205,11 @@ def test_banned_region_is_never_retaken(s):
 def test_work_cap_stops_the_run_and_says_so():
     rng = np.random.default_rng(9)
     arr = np.tile(rng.integers(0, 50, 7), 60).astype(np.int64)
-    sa = suffix_array(arr)
-    lcp = lcp_array(arr, sa)
-    *_, work = _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, -1)
+    sa, iv = _suffix_data(arr)
+    *_, work = _savings_select(arr, 0, 64, 1, sa, iv, TIERS, NO_BAN, -1)
     assert work > 0
-    assert _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, work)[5] == work  # enough: runs to the end
-    assert _savings_select(arr, 0, 64, 1, sa, lcp, TIERS, NO_BAN, work // 2)[5] == -1  # stopped, and reported
+    assert _savings_select(arr, 0, 64, 1, sa, iv, TIERS, NO_BAN, work)[5] == work  # enough: runs to the end
+    assert _savings_select(arr, 0, 64, 1, sa, iv, TIERS, NO_BAN, work // 2)[5] == -1  # stopped, and reported
 
 
 def test_savings_select_is_close_to_the_exhaustive_greedy():
@@ -197,8 +218,8 @@ def test_savings_select_is_close_to_the_exhaustive_greedy():
     kernel_gain = exhaustive_gain = 0
     for s in cases:
         arr = np.array(s, np.int64)
-        sa = suffix_array(arr)
-        _, _, _, gains, _, _ = _savings_select(arr, 0, 64, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1)
+        sa, iv = _suffix_data(arr)
+        _, _, _, gains, _, _ = _savings_select(arr, 0, 64, 3, sa, iv, TIERS, NO_BAN, -1)
         kernel_gain += int(gains.sum())
         exhaustive_gain += sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in naive.savings_exhaustive(s, 60, 64))
     assert exhaustive_gain > 100
@@ -209,10 +230,8 @@ def test_savings_first_pick_on_a_hand_worked_example():
     # "1 2 3 4" appears 3 times (gain 3*3-5 = 4); "7 8" appears 5 times (gain 1*5-3 = 2).
     s = [1, 2, 3, 4, 7, 8, 1, 2, 3, 4, 7, 8, 9, 1, 2, 3, 4, 0, 7, 8, 5, 7, 8, 6, 7, 8]
     arr = np.array(s, np.int64)
-    sa = suffix_array(arr)
-    occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(
-        arr, 0, 8, 3, sa, lcp_array(arr, sa), TIERS, NO_BAN, -1
-    )
+    sa, iv = _suffix_data(arr)
+    occ, entry_len, entry_src, entry_gain, _, _ = _savings_select(arr, 0, 8, 3, sa, iv, TIERS, NO_BAN, -1)
     # "1 2 3 4 7 8" twice gains 5*2-7 = 3 < "1 2 3 4" thrice (4), so the 4-gram goes first.
     assert entry_len.tolist() == [4, 2]
     assert entry_gain.tolist() == [4, 2]
