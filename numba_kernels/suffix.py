@@ -20,7 +20,14 @@ _RADIX_BITS = 11
 
 @njit(**JIT_OPTIONS)
 def _dense_ranks(s):
-    """Map arbitrary int64 values to ``0..upper`` preserving order; returns ``(ranks, upper)``.
+    """Map arbitrary int64 values to ``0..upper`` preserving order; returns ``(ranks, upper)``."""
+    _, ranks, upper = _dense_order(s)
+    return ranks, upper
+
+
+@njit(**JIT_OPTIONS)
+def _dense_order(s):
+    """Positions sorted by value, and :func:`_dense_ranks`; returns ``(order, ranks, upper)``.
 
     Token ids span a small range, so an LSD radix sort of ``s - min`` in
     11-bit digits (two passes for ranges under 2**22) orders them in linear
@@ -58,7 +65,7 @@ def _dense_ranks(s):
         if s[order[i]] != s[order[i - 1]]:
             r += 1
         ranks[order[i]] = r
-    return ranks, r
+    return order, ranks, r
 
 
 @njit(**JIT_OPTIONS)
@@ -72,50 +79,36 @@ def _suffix_array(s):
 
 
 @njit(**JIT_OPTIONS)
-def _counting_pass(ranks, upper, shift, src, dst, count):
-    """Stable counting sort of positions ``src`` by ``ranks[i + shift]`` into ``dst`` (``count``: scratch)."""
-    count[:] = 0
-    for i in src:
-        count[ranks[i + shift] + 1] += 1
-    for d in range(upper + 1):
-        count[d + 1] += count[d]
-    for i in src:
-        r = ranks[i + shift]
-        dst[count[r]] = i
-        count[r] += 1
+def _in_repeated_bigram(order, ranks, upper):
+    """Per position, whether it lies in a bigram that occurs at least twice.
 
-
-@njit(**JIT_OPTIONS)
-def _in_repeated_bigram(ranks, upper):
-    """Per position, whether it lies in a bigram that occurs at least twice (``ranks`` dense in ``0..upper``).
-
-    A position outside every repeated bigram lies in no repeat of two or more
-    tokens, so no strategy can ever replace it. Bigrams are ordered by a
-    two-pass counting sort on the token ranks (second token, then first),
-    linear for any alphabet; bigrams with a token that occurs once are skipped.
+    ``ranks`` are dense in ``0..upper`` and ``order`` lists the positions by
+    rank. A position outside every repeated bigram lies in no repeat of two or
+    more tokens, so no strategy can ever replace it. Bigrams ``(i, i + 1)``
+    come out ordered by their second token when read through ``order``; one
+    stable counting pass on the first token then groups equal bigrams, linear
+    for any alphabet.
     """
     n = ranks.shape[0]
     live = np.zeros(n, np.bool_)
-    if n < 2:
+    if n < 3 or upper == n - 1:  # every token distinct: nothing repeats
         return live
-    seen = np.zeros(upper + 2, np.int64)
-    for i in range(n):
-        seen[ranks[i]] += 1
-    idx = np.empty(n - 1, np.int64)
-    k = 0
+    count = np.zeros(upper + 2, np.int64)
     for i in range(n - 1):
-        if seen[ranks[i]] >= 2 and seen[ranks[i + 1]] >= 2:
-            idx[k] = i
-            k += 1
-    if k < 2:
-        return live
-    by_second = np.empty(k, np.int64)
+        count[ranks[i] + 1] += 1
+    for d in range(upper + 1):
+        count[d + 1] += count[d]
+    k = n - 1
     by_pair = np.empty(k, np.int64)
-    _counting_pass(ranks, upper, 1, idx[:k], by_second, seen)
-    _counting_pass(ranks, upper, 0, by_second, by_pair, seen)
-    for j in range(1, k):
-        a = by_pair[j - 1]
-        b = by_pair[j]
+    for t in range(n):
+        j = order[t]
+        if j > 0:
+            r = ranks[j - 1]
+            by_pair[count[r]] = j - 1
+            count[r] += 1
+    for t in range(1, k):
+        a = by_pair[t - 1]
+        b = by_pair[t]
         if ranks[a] == ranks[b] and ranks[a + 1] == ranks[b + 1]:
             live[a] = True
             live[a + 1] = True
@@ -143,8 +136,8 @@ def _repeat_suffix_array(s):
     n = s.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(0, np.int64)
-    ranks, upper = _dense_ranks(s)
-    live = _in_repeated_bigram(ranks, upper)
+    order, ranks, upper = _dense_order(s)
+    live = _in_repeated_bigram(order, ranks, upper)
     runs = 0
     for i in range(n):
         if not live[i] and (i == 0 or live[i - 1]):
