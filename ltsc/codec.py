@@ -136,7 +136,7 @@ class Codec:
             a step of local search around the better savings parse (its greedy
             re-run with the region of its largest entry banned);
             ``"savings"``: savings-ordered lazy greedy over every repeat the
-            suffix array finds, any length (about 2.7x faster than ``"best"``);
+            suffix array finds, any length (about 2.6x faster than ``"best"``);
             ``"paper"``: the paper's greedy, longest first, most frequent first.
         max_len: Longest subsequence a meta-token may stand for. ``None``: the
             paper's 8 for ``"paper"`` (and the paper half of ``"best"``),
