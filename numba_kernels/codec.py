@@ -140,6 +140,21 @@ def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, en
 
 
 @njit(**JIT_OPTIONS)
+def _any_repeat_pays(iv):
+    """Whether some repeat could pay, even with all of its occurrences disjoint: ``(L - 1) * K > L + 1``.
+
+    Every L-gram any strategy considers occurs where some LCP interval of
+    length >= L does, and an interval's bound grows with its length, so when no
+    interval pays, no strategy finds anything (text without repeats).
+    """
+    ell, _, lb, rb, _, _ = iv
+    for c in range(ell.shape[0]):
+        if (ell[c] - 1) * (rb[c] - lb[c] + 1) > ell[c] + 1:
+            return True
+    return False
+
+
+@njit(**JIT_OPTIONS)
 def _select(w, strategy, max_len, pool, max_rounds):
     """One flat parse of ``w`` by the chosen strategy.
 
@@ -153,8 +168,10 @@ def _select(w, strategy, max_len, pool, max_rounds):
     entry_gain = np.zeros(0, np.int64)
     entry_len = entry_gain
     entry_src = entry_gain
-    # Every savings run over the whole record starts from these intervals (the paper's greedy does not use them).
+    # Every repeat with all of its occurrences; the savings runs share them (the paper's greedy does not use them).
     iv = _lcp_intervals(sa if strategy != STRATEGY_PAPER else sa[:0], lcp, 2)
+    if strategy != STRATEGY_PAPER and not _any_repeat_pays(iv):
+        return occ, entry_len, entry_src, entry_gain
     if strategy == STRATEGY_SAVINGS:
         selected = _savings_select(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]

@@ -237,3 +237,26 @@ def test_savings_first_pick_on_a_hand_worked_example():
     assert entry_gain.tolist() == [4, 2]
     assert np.flatnonzero(occ == 0).tolist() == [0, 6, 13]
     assert np.flatnonzero(occ == 1).tolist() == [4, 10, 18, 21, 24]
+
+
+def test_no_strategy_finds_anything_when_no_repeat_pays():
+    """The codec skips selection when no LCP interval could pay; then neither greedy may find an entry."""
+    from numba_kernels.codec import _any_repeat_pays
+
+    rng = np.random.default_rng(11)
+    cases = CASES + [rng.integers(0, 40, int(rng.integers(4, 60))).tolist() for _ in range(200)]
+    skipped = 0
+    for s in cases:
+        arr = np.array(s, np.int64)
+        if len(s) < 4:
+            continue
+        sa, iv = _suffix_data(arr)
+        paper = _paper_select(arr, 8, *repeat_suffix_array(arr))
+        savings = _savings_select(arr, 0, 64, 3, sa, iv, np.array([8, 2], np.int64), NO_BAN, -1)
+        if not _any_repeat_pays(iv):
+            skipped += 1
+            assert len(paper[1]) == 0 and len(savings[1]) == 0, s
+        else:
+            ell, _, lb, rb, _, _ = iv
+            assert max((e - 1) * (r - b + 1) - (e + 1) for e, b, r in zip(ell, lb, rb, strict=True)) > 0
+    assert skipped >= 30
