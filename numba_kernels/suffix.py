@@ -78,42 +78,192 @@ def _suffix_array(s):
     return _sa_is(ranks, upper)
 
 
+#: Distinct bigrams a single hash table may hold (2x slots, 9 bytes each: it
+#: stays in L2). Records with more are partitioned by hash into tables of
+#: ``_PARTITION`` bigrams each, so that random or repeat-free text streams
+#: through memory instead of missing the cache on every bigram.
+_DIRECT_LIMIT = 1 << 15
+_PARTITION = 1 << 13
+_EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _bigram_hash(key):
+    """A 64-bit finalizer (MurmurHash3's fmix64) over a packed bigram."""
+    key ^= key >> np.uint64(33)
+    key *= np.uint64(0xFF51AFD7ED558CCD)
+    key ^= key >> np.uint64(33)
+    key *= np.uint64(0xC4CEB9FE1A85EC53)
+    key ^= key >> np.uint64(33)
+    return key
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _bigram_key(s, i, lo):
+    return np.uint64(s[i] - lo) << np.uint64(32) | np.uint64(s[i + 1] - lo)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _slot(tkey, key, mask):
+    """The slot of ``key`` in an open-addressing table: where it is, or the empty slot where it goes."""
+    h = _bigram_hash(key) & mask
+    while tkey[h] != key and tkey[h] != _EMPTY:
+        h = (h + np.uint64(1)) & mask
+    return h
+
+
 @njit(**JIT_OPTIONS)
-def _in_repeated_bigram(order, ranks, upper):
+def _in_repeated_bigram(s):
     """Per position, whether it lies in a bigram that occurs at least twice.
 
-    ``ranks`` are dense in ``0..upper`` and ``order`` lists the positions by
-    rank. A position outside every repeated bigram lies in no repeat of two or
-    more tokens, so no strategy can ever replace it. Bigrams ``(i, i + 1)``
-    come out ordered by their second token when read through ``order``; one
-    stable counting pass on the first token then groups equal bigrams, linear
-    for any alphabet.
+    A position outside every repeated bigram lies in no repeat of two or more
+    tokens, so no strategy can ever replace it. Each bigram is packed into one
+    64-bit key and counted (up to 2) in an open-addressing hash table, then
+    looked up again to mark both of its positions: exact, linear for any
+    alphabet, and no sort, so repeat-free text costs a few passes over memory.
     """
-    n = ranks.shape[0]
-    live = np.zeros(n, np.bool_)
-    if n < 3 or upper == n - 1:  # every token distinct: nothing repeats
-        return live
-    count = np.zeros(upper + 2, np.int64)
-    for i in range(n - 1):
-        count[ranks[i] + 1] += 1
-    for d in range(upper + 1):
-        count[d + 1] += count[d]
+    n = s.shape[0]
+    if n < 3:
+        return np.zeros(n, np.bool_)
+    if s.max() - s.min() >= 0xFFFFFFFF:  # keys would not fit: pack order-preserving ranks instead
+        ranks, _ = _dense_ranks(s)
+        return _bigram_live(ranks)
+    return _bigram_live(s)
+
+
+@njit(**JIT_OPTIONS)
+def _bigram_live(s):
+    """:func:`_in_repeated_bigram` for ``n >= 3`` values spanning less than ``2**32 - 1``.
+
+    One table grows with the distinct bigrams (few in repetitive text, so it
+    stays in cache); past ``_DIRECT_LIMIT`` of them the record is handed to
+    :func:`_partitioned_live`.
+    """
+    n = s.shape[0]
     k = n - 1
-    by_pair = np.empty(k, np.int64)
-    for t in range(n):
-        j = order[t]
-        if j > 0:
-            r = ranks[j - 1]
-            by_pair[count[r]] = j - 1
-            count[r] += 1
-    for t in range(1, k):
-        a = by_pair[t - 1]
-        b = by_pair[t]
-        if ranks[a] == ranks[b] and ranks[a + 1] == ranks[b + 1]:
-            live[a] = True
-            live[a + 1] = True
-            live[b] = True
-            live[b + 1] = True
+    lo = s.min()
+    size = 16
+    while size < 2 * min(k, _PARTITION):
+        size *= 2
+    tkey = np.full(size, _EMPTY, np.uint64)
+    tcnt = np.zeros(size, np.uint8)
+    slot = np.empty(k, np.uint32)
+    i, used = _count_bigrams(s, lo, tkey, tcnt, slot, 0, 0)
+    grown = False
+    while i < k:
+        if used >= _DIRECT_LIMIT:
+            return _partitioned_live(s, lo)
+        tkey, tcnt = _rehash(tkey, tcnt)
+        grown = True
+        i, used = _count_bigrams(s, lo, tkey, tcnt, slot, i, used)
+    if grown:  # slots found before the last growth moved
+        mask = np.uint64(tkey.shape[0] - 1)
+        for j in range(k):
+            slot[j] = _slot(tkey, _bigram_key(s, j, lo), mask)
+    live = np.zeros(n, np.bool_)
+    for j in range(k):
+        if tcnt[slot[j]] >= 2:
+            live[j] = True
+            live[j + 1] = True
+    return live
+
+
+@njit(**JIT_OPTIONS)
+def _count_bigrams(s, lo, tkey, tcnt, slot, i, used):
+    """Count bigrams ``i, i + 1, ...`` into the table, noting each one's slot.
+
+    Stops before a new key would fill more than half of the table.
+
+    Returns:
+        ``(first bigram not counted, distinct keys in the table)``.
+    """
+    mask = np.uint64(tkey.shape[0] - 1)
+    for j in range(i, s.shape[0] - 1):
+        key = _bigram_key(s, j, lo)
+        h = _slot(tkey, key, mask)
+        if tkey[h] == _EMPTY:
+            if 2 * (used + 1) > tkey.shape[0]:
+                return j, used
+            tkey[h] = key
+            used += 1
+        if tcnt[h] < 2:
+            tcnt[h] += 1
+        slot[j] = h
+    return s.shape[0] - 1, used
+
+
+@njit(**JIT_OPTIONS)
+def _rehash(tkey, tcnt):
+    """The table with twice the slots, every key and count moved over."""
+    size = 2 * tkey.shape[0]
+    new_key = np.full(size, _EMPTY, np.uint64)
+    new_cnt = np.zeros(size, np.uint8)
+    mask = np.uint64(size - 1)
+    for j in range(tkey.shape[0]):
+        if tkey[j] != _EMPTY:
+            h = _slot(new_key, tkey[j], mask)
+            new_key[h] = tkey[j]
+            new_cnt[h] = tcnt[j]
+    return new_key, new_cnt
+
+
+@njit(**JIT_OPTIONS)
+def _partitioned_live(s, lo):
+    """:func:`_bigram_live` for records with many distinct bigrams.
+
+    The bigrams are first scattered into partitions by the hash's top bits
+    (a counting pass and a scatter pass, both streaming), then each
+    partition is counted in its own cache-resident table (indexed by the
+    hash's low bits). Every occurrence of a bigram lands in one partition.
+    """
+    n = s.shape[0]
+    k = n - 1
+    bits = 0
+    while (_PARTITION << bits) < k:
+        bits += 1
+    parts = 1 << bits
+    shift = np.uint64(64 - bits)
+    start = np.zeros(parts + 1, np.int64)
+    for i in range(k):
+        start[(_bigram_hash(_bigram_key(s, i, lo)) >> shift) + 1] += 1
+    largest = 0
+    for b in range(parts):
+        largest = max(largest, start[b + 1])
+        start[b + 1] += start[b]
+    fill = start[:parts].copy()
+    keys = np.empty(k, np.uint64)
+    pos = np.empty(k, np.int64)
+    for i in range(k):
+        key = _bigram_key(s, i, lo)
+        b = _bigram_hash(key) >> shift
+        keys[fill[b]] = key
+        pos[fill[b]] = i
+        fill[b] += 1
+    size = 16
+    while size < 2 * largest:
+        size *= 2
+    tkey = np.empty(size, np.uint64)
+    tcnt = np.empty(size, np.uint8)
+    slot = np.empty(largest, np.uint64)
+    live = np.zeros(n, np.bool_)
+    for b in range(parts):
+        lo_b, hi_b = start[b], start[b + 1]
+        part_size = 16
+        while part_size < 2 * (hi_b - lo_b):
+            part_size *= 2
+        mask = np.uint64(part_size - 1)
+        tkey[:part_size] = _EMPTY
+        tcnt[:part_size] = 0
+        for j in range(lo_b, hi_b):
+            h = _slot(tkey, keys[j], mask)
+            tkey[h] = keys[j]
+            if tcnt[h] < 2:
+                tcnt[h] += 1
+            slot[j - lo_b] = h
+        for j in range(lo_b, hi_b):
+            if tcnt[slot[j - lo_b]] >= 2:
+                live[pos[j]] = True
+                live[pos[j] + 1] = True
     return live
 
 
@@ -124,7 +274,7 @@ def _repeat_suffix_array(s):
     Positions in no repeated bigram can be in no repeat of two or more tokens
     (the strategies' only candidates). Each run of them is collapsed to one
     unique sentinel before suffix sorting, so random or repeat-free stretches
-    cost a linear scan instead of a suffix sort. Returns ``(sa, lcp)``:
+    cost a hash-table pass instead of a sort. Returns ``(sa, lcp)``:
     ``sa`` holds positions of ``s`` (every position that can start a repeat,
     and the first of each collapsed run), ordered by their suffixes with the
     runs cut out, and ``lcp[i]`` is the common prefix of ``sa[i - 1]`` and
@@ -136,31 +286,46 @@ def _repeat_suffix_array(s):
     n = s.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(0, np.int64)
-    order, ranks, upper = _dense_order(s)
-    live = _in_repeated_bigram(order, ranks, upper)
+    live = _in_repeated_bigram(s)
     runs = 0
-    for i in range(n):
-        if not live[i] and (i == 0 or live[i - 1]):
-            runs += 1
-    if runs == 0:
-        sa = _sa_is(ranks, upper)
-        return sa, _lcp_array(ranks, sa)
-    # Sentinels are 0..runs-1 (each used once), tokens keep their order above them.
-    compact = np.empty(n, np.int64)
-    where = np.empty(n, np.int64)
-    m = 0
-    run = 0
+    kept = 0
     for i in range(n):
         if live[i]:
-            compact[m] = runs + ranks[i]
+            kept += 1
+        elif i == 0 or live[i - 1]:
+            runs += 1
+    if runs == 0:
+        ranks, upper = _dense_ranks(s)
+        sa = _sa_is(ranks, upper)
+        return sa, _lcp_array(ranks, sa)
+    # Only the kept tokens are ranked: an order-preserving renumbering, so the suffix order is unchanged.
+    values = np.empty(kept, np.int64)
+    j = 0
+    for i in range(n):
+        if live[i]:
+            values[j] = s[i]
+            j += 1
+    upper = -1
+    ranks = values
+    if kept > 0:
+        ranks, upper = _dense_ranks(values)
+    # Sentinels are 0..runs-1 (each used once), tokens keep their order above them.
+    compact = np.empty(kept + runs, np.int64)
+    where = np.empty(kept + runs, np.int64)
+    m = 0
+    run = 0
+    j = 0
+    for i in range(n):
+        if live[i]:
+            compact[m] = runs + ranks[j]
             where[m] = i
+            j += 1
             m += 1
         elif i == 0 or live[i - 1]:
             compact[m] = run
             where[m] = i
             run += 1
             m += 1
-    compact = compact[:m]
     csa = _sa_is(compact, runs + upper)
     lcp = _lcp_array(compact, csa)
     sa = np.empty(m, np.int64)

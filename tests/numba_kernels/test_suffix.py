@@ -158,6 +158,47 @@ def test_repeat_suffix_array_collapses_repeat_free_input():
     assert sa.tolist() == [0] and lcp.tolist() == [0]
 
 
+def _long_inputs() -> list[np.ndarray]:
+    """Long records (past one hash partition of 8192 bigrams) whose repeats are sparse, dense or absent."""
+    rng = np.random.default_rng(11)
+    planted = rng.integers(0, 200_000, 60_000)
+    for start in rng.integers(0, 59_990, 400):  # copies of a few short phrases among random ids
+        k = int(rng.integers(2, 7))
+        planted[start : start + k] = [7, 8, 9, 10, 11, 12][:k]
+    sentinels = rng.integers(0, 3, 40_000)
+    sentinels[::5] = -np.arange(1, 8001)  # distinct negatives, as the savings rounds' compacted records have
+    return [
+        rng.permutation(50_000),
+        rng.integers(0, 50_000, 70_000),
+        rng.integers(0, 4, 30_000),
+        np.full(20_000, 3),
+        planted,
+        sentinels,
+        rng.integers(-(1 << 40), 1 << 40, 20_000) // (1 << 28) * (1 << 28),  # wide values: ranks are packed
+    ]
+
+
+@pytest.mark.parametrize("index", range(7))
+def test_repeat_suffix_array_filter_on_long_inputs(index):
+    """The hash-partitioned filter keeps exactly the positions in a repeated bigram (numpy reference)."""
+    s = _long_inputs()[index]
+    pairs = np.stack([s[:-1], s[1:]], axis=1)
+    _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
+    repeated = counts[inverse.ravel()] >= 2
+    live = np.zeros(s.size, bool)
+    live[:-1] |= repeated
+    live[1:] |= repeated
+    runs = np.flatnonzero(~live & np.concatenate([[True], live[:-1]]))
+    sa, lcp = repeat_suffix_array(s)
+    assert np.array_equal(np.sort(sa), np.sort(np.concatenate([np.flatnonzero(live), runs])))
+    if live.all():
+        assert np.array_equal(sa, suffix_array(s))
+    # Adjacent suffixes agree on their stated common prefix (spot-checked).
+    for i in range(1, sa.size, max(1, sa.size // 500)):
+        k = int(lcp[i])
+        assert np.array_equal(s[sa[i - 1] : sa[i - 1] + k], s[sa[i] : sa[i] + k])
+
+
 def test_parent_length_is_the_enclosing_interval():
     # "abab$": intervals "ab" (positions 0, 2) with parent "b"? no: parent is the root or "b"-free.
     s = np.array([1, 2, 1, 2, 1, 2, 3], np.int64)
