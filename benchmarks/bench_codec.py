@@ -59,7 +59,7 @@ from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, cod
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.codec import _search_step  # noqa: E402
-from numba_kernels.select import _paper_select, _savings_select  # noqa: E402
+from numba_kernels.select import _paper_select, _savings_select, _workspace  # noqa: E402
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
 
 POOLS = (4096, 512)
@@ -232,7 +232,8 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     clock.measure(
         f"stage/{key}/search_step",
         lambda: [
-            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk) for r, sa, iv, t, o, el, es, eg, wk in starts
+            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]))
+            for r, sa, iv, t, o, el, es, eg, wk in starts
         ],
     )
     clock.measure(

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.select import _paper_select, _savings_select
+from numba_kernels.select import _paper_select, _savings_run, _workspace
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 STRATEGY_NONE = 0
@@ -109,7 +109,7 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work):
+def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws):
     """One step of local search around a savings parse; returns the better of it and the new one.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
@@ -131,8 +131,8 @@ def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, en
         banned[p + 1] = banned[p] + (1 if p < end else 0)
     # Bounded like the first run, so degenerate input (a periodic record whose first
     # pick covers it all) cannot make the search the expensive part.
-    b_occ, b_len, b_src, b_gain, _, b_work = _savings_select(
-        w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0]
+    b_occ, b_len, b_src, b_gain, _, b_work = _savings_run(
+        w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws
     )
     if b_work >= 0 and b_gain.sum() > entry_gain.sum():
         return b_occ, b_len, b_src, b_gain
@@ -172,25 +172,26 @@ def _select(w, strategy, max_len, pool, max_rounds):
     iv = _lcp_intervals(sa if strategy != STRATEGY_PAPER else sa[:0], lcp, 2)
     if strategy != STRATEGY_PAPER and not _any_repeat_pays(iv):
         return occ, entry_len, entry_src, entry_gain
+    ws = _workspace(w.shape[0]) if strategy != STRATEGY_PAPER else _workspace(0)
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_select(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1)
+        selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
-        occ, entry_len, entry_src, entry_gain, first, work = _savings_select(
-            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1
+        occ, entry_len, entry_src, entry_gain, first, work = _savings_run(
+            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1, ws
         )
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
-            o_occ, o_len, o_src, o_gain, _, o_work = _savings_select(
-                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1
+            o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws
             )
             if o_gain.sum() >= entry_gain.sum():
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
         occ, entry_len, entry_src, entry_gain = _search_step(
-            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work
+            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws
         )
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

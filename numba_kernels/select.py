@@ -294,6 +294,31 @@ def _compact_length(bits, n):
 
 @njit(**JIT_OPTIONS)
 def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap):
+    """:func:`_savings_run` with a scratch space of its own."""
+    return _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, _workspace(s.shape[0]))
+
+
+#: Record-sized int64 scratch arrays :func:`_savings_tier` carves from a workspace.
+_SCRATCH_ARRAYS = 10
+
+
+@njit(**JIT_OPTIONS)
+def _workspace(n):
+    """Scratch space for the savings greedy over a record of ``n`` tokens (at most ``n`` candidates).
+
+    Returns:
+        ``(scratch, marks, dead)``: ``_SCRATCH_ARRAYS`` int64 arrays of ``n + 1`` values end to end, an
+        all-zero bitmap over the record (:func:`_sorted_copy` leaves it all zero), a bool per candidate.
+    """
+    return (
+        np.empty(_SCRATCH_ARRAYS * (n + 1), np.int64),
+        np.zeros((n >> 6) + 1, np.uint64),
+        np.empty(n + 1, np.bool_),
+    )
+
+
+@njit(**JIT_OPTIONS)
+def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, ws):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -355,6 +380,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, 
             banned,
             spent,
             work_cap,
+            ws,
         )
         if tier == 0:
             first_phase = m
@@ -381,6 +407,7 @@ def _savings_tier(
     banned,
     spent,
     work_cap,
+    ws,
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
@@ -416,20 +443,23 @@ def _savings_tier(
             size_of_w = w.shape[0]
         first_pass = False
         ncand = ell.shape[0]
-        key_gain = np.empty(ncand, np.int64)
-        key_len = np.empty(ncand, np.int64)
-        key_first = np.empty(ncand, np.int64)
-        cand_len = np.empty(ncand, np.int64)
-        buf = np.empty(pos.shape[0], np.int64)
+        scratch, marks, dead = ws
+        cap = s.shape[0] + 1
+        key_gain = scratch[0 * cap : 0 * cap + ncand]
+        key_len = scratch[1 * cap : 1 * cap + ncand]
+        key_first = scratch[2 * cap : 2 * cap + ncand]
+        cand_len = scratch[3 * cap : 3 * cap + ncand]
+        stamp = scratch[4 * cap : 4 * cap + ncand]
+        quick = scratch[5 * cap : 5 * cap + ncand]
+        hk = scratch[6 * cap : 6 * cap + ncand]
+        hf = scratch[7 * cap : 7 * cap + ncand]
+        hc = scratch[8 * cap : 8 * cap + ncand]
+        buf = scratch[9 * cap : 9 * cap + pos.shape[0]]
         buf_owner = -1
-        marks = np.zeros((s.shape[0] >> 6) + 1, np.uint64)
-        dead = np.zeros(ncand, np.bool_)
+        stamp[:] = -1
+        quick[:] = -1
+        dead[:ncand] = False
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
-        stamp = np.full(ncand, -1, np.int64)
-        quick = np.full(ncand, -1, np.int64)
-        hk = np.empty(ncand, np.int64)
-        hf = np.empty(ncand, np.int64)
-        hc = np.empty(ncand, np.int64)
         size = 0
         for c in range(ncand):
             length = ell[c]
