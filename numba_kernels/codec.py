@@ -109,34 +109,37 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws):
-    """One step of local search around a savings parse; returns the better of it and the new one.
+def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, width):
+    """Local search around a savings parse; returns the best of it and the new ones.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
     repeat used 3 times can block pieces of it that would be used 4 times,
     a frequent short one can split longer units. Re-running with the region
-    of the entry of largest gain banned (that entry and its near copies are
-    never taken, pieces of it that also occur elsewhere are), and keeping the
-    better parse, recovers much of that (benchmarks/results/ilp_gap.md) at
-    the price of one more run, bounded by the first run's ``work``.
+    of one of its entries banned (that entry and its near copies are never
+    taken, pieces of it that also occur elsewhere are), and keeping the
+    better parse, recovers much of that (benchmarks/results/ilp_gap.md).
+    The ``width`` entries of largest gain are tried in turn (ties: the
+    earlier entry), each ban applied to the original parse, at the price of
+    one more run each, bounded by the first run's ``work``.
     """
-    if entry_gain.shape[0] == 0:
-        return occ, entry_len, entry_src, entry_gain
-    j = np.argmax(entry_gain)
-    banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of the positions entry j covers
-    end = 0
-    for p in range(w.shape[0]):
-        if occ[p] == j:
-            end = p + entry_len[j]
-        banned[p + 1] = banned[p] + (1 if p < end else 0)
-    # Bounded like the first run, so degenerate input (a periodic record whose first
-    # pick covers it all) cannot make the search the expensive part.
-    b_occ, b_len, b_src, b_gain, _, b_work = _savings_run(
-        w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws
-    )
-    if b_work >= 0 and b_gain.sum() > entry_gain.sum():
-        return b_occ, b_len, b_src, b_gain
-    return occ, entry_len, entry_src, entry_gain
+    r_occ, r_len, r_src, r_gain = occ, entry_len, entry_src, entry_gain
+    order = np.argsort(-entry_gain, kind="mergesort")
+    banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of the positions the banned entry covers
+    for t in range(min(width, order.shape[0])):
+        j = order[t]
+        end = 0
+        for p in range(w.shape[0]):
+            if occ[p] == j:
+                end = p + entry_len[j]
+            banned[p + 1] = banned[p] + (1 if p < end else 0)
+        # Bounded like the first run, so degenerate input (a periodic record whose first
+        # pick covers it all) cannot make the search the expensive part.
+        b_occ, b_len, b_src, b_gain, _, b_work = _savings_run(
+            w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws
+        )
+        if b_work >= 0 and b_gain.sum() > r_gain.sum():
+            r_occ, r_len, r_src, r_gain = b_occ, b_len, b_src, b_gain
+    return r_occ, r_len, r_src, r_gain
 
 
 @njit(**JIT_OPTIONS)
@@ -155,13 +158,13 @@ def _any_repeat_pays(iv):
 
 
 @njit(**JIT_OPTIONS)
-def _select(w, strategy, max_len, pool, max_rounds):
+def _select(w, strategy, max_len, pool, max_rounds, search):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy and the
     paper's greedy over the same suffix array, searches around the better
-    savings parse (:func:`_search_step`), and keeps the largest total gain
-    (ties: in that order).
+    savings parse (:func:`_search_step`, ``search`` bans), and keeps the
+    largest total gain (ties: in that order).
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int64)
@@ -191,7 +194,7 @@ def _select(w, strategy, max_len, pool, max_rounds):
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
         occ, entry_len, entry_src, entry_gain = _search_step(
-            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws
+            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search
         )
     if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
@@ -320,7 +323,7 @@ def _append_symbol(dst, n, v, rep_vals, rep_off, first_symbol):
 
 
 @njit(**JIT_OPTIONS)
-def _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical):
+def _program(s, strategy, first_symbol, pool, max_len, max_rounds, search, hierarchical):
     """Dictionary and body of one record with entries as symbols ``first_symbol + e``.
 
     Flat: one parse of the record. Hierarchical: parse again and again, each
@@ -339,7 +342,7 @@ def _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical)
         m = def_off.shape[0] - 1
         if m >= pool or body.shape[0] < 4:
             break
-        occ, entry_len, entry_src, entry_gain = _select(body, strategy, max_len, pool - m, max_rounds)
+        occ, entry_len, entry_src, entry_gain = _select(body, strategy, max_len, pool - m, max_rounds, search)
         if entry_len.shape[0] == 0:
             break
         new_vals, new_off, body = _apply(body, occ, entry_len, entry_src, first_symbol + m)
@@ -351,7 +354,7 @@ def _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical)
 
 
 @njit(**JIT_OPTIONS)
-def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hierarchical):
+def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, search, hierarchical):
     """Compress one record ``s`` (int64) into ``out`` (int32, at least ``len(s)`` long).
 
     Returns:
@@ -361,12 +364,12 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, hier
     first_symbol = base + 2
     if hierarchical and strategy == STRATEGY_BEST:
         # Nesting changes which flat parse is the better start, so compare whole programs.
-        def_vals, def_off, body = _program(s, STRATEGY_SAVINGS, first_symbol, pool, max_len, max_rounds, True)
-        p_vals, p_off, p_body = _program(s, STRATEGY_PAPER, first_symbol, pool, max_len, max_rounds, True)
+        def_vals, def_off, body = _program(s, STRATEGY_SAVINGS, first_symbol, pool, max_len, max_rounds, search, True)
+        p_vals, p_off, p_body = _program(s, STRATEGY_PAPER, first_symbol, pool, max_len, max_rounds, search, True)
         if p_off.shape[0] + p_vals.shape[0] + p_body.shape[0] < def_off.shape[0] + def_vals.shape[0] + body.shape[0]:
             def_vals, def_off, body = p_vals, p_off, p_body
     else:
-        def_vals, def_off, body = _program(s, strategy, first_symbol, pool, max_len, max_rounds, hierarchical)
+        def_vals, def_off, body = _program(s, strategy, first_symbol, pool, max_len, max_rounds, search, hierarchical)
     m = def_off.shape[0] - 1
     total = 2 + m + def_vals.shape[0] + body.shape[0]
     if m == 0 or total >= n:  # emit unchanged unless strictly shorter
@@ -407,7 +410,7 @@ _HIERARCHY_PASSES = 8
 
 
 @njit(**JIT_OPTIONS)
-def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds, hierarchical):
+def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_rounds, search, hierarchical):
     """Compress every record of a batch; output is never longer than the input."""
     nrec = offsets.shape[0] - 1
     out = np.empty(values.shape[0], np.int32)
@@ -416,7 +419,7 @@ def _compress_batch(values, offsets, base, pool, strategy, max_len, seed, max_ro
     w = 0
     for r in range(nrec):
         s = values[offsets[r] : offsets[r + 1]].astype(np.int64)
-        length, m = _compress_into(s, out[w:], base, pool, strategy, max_len, seed, max_rounds, hierarchical)
+        length, m = _compress_into(s, out[w:], base, pool, strategy, max_len, seed, max_rounds, search, hierarchical)
         w += length
         out_offsets[r + 1] = w
         entries[r] = m

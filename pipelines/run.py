@@ -75,6 +75,7 @@ class PipelineConfig:
         max_len: Longest entry (``None``: the strategy's default).
         seed: Global codec seed.
         hierarchical: Allow dictionary entries to use earlier meta-tokens.
+        search: Entries the ``best`` strategy's local search tries banning (see :class:`ltsc.Codec`).
         base_id: First reserved id (``None``: the tokenizer's full vocabulary size).
         max_tokens: Reject records with more tokens than this.
         fmt: ``"parquet"`` or ``"arrow"``.
@@ -99,6 +100,7 @@ class PipelineConfig:
     max_len: int | None = None
     seed: int = 0
     hierarchical: bool = False
+    search: int = 1
     base_id: int | None = None
     max_tokens: int | None = None
     fmt: str = "parquet"
@@ -132,6 +134,8 @@ class PipelineConfig:
             raise ValueError(f"base_id must be >= 1, got {self.base_id}")
         if self.seed < 0:
             raise ValueError(f"seed must be >= 0, got {self.seed}")
+        if self.search < 0:
+            raise ValueError(f"search must be >= 0, got {self.search}")
         if self.response_column is not None and self.response_column == self.text_column and not self.ids_column:
             raise ValueError("--response-column must differ from --text-column")
 
@@ -236,6 +240,14 @@ def _parser() -> argparse.ArgumentParser:
         "--hierarchical", action="store_true", help="Let definitions use meta-tokens defined earlier in the record."
     )
     codec.add_argument(
+        "--search",
+        type=int,
+        default=1,
+        help="Entries the best strategy's local search tries banning, largest first; each costs about one more "
+        "greedy run and can only shorten the output (3: about 0.16 points more reduction at 1.5x the codec time). "
+        "Default: 1.",
+    )
+    codec.add_argument(
         "--base-id",
         type=int,
         default=None,
@@ -289,6 +301,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PipelineConfig, list[
         max_len=args.max_len,
         seed=args.seed,
         hierarchical=args.hierarchical,
+        search=args.search,
         base_id=args.base_id,
         max_tokens=args.max_tokens,
         fmt=args.fmt,
@@ -420,6 +433,7 @@ def plan(config: PipelineConfig) -> Plan:
             max_len=config.max_len,
             seed=config.seed,
             hierarchical=config.hierarchical,
+            search=config.search,
         )
     files = _exclude_output(pio.discover_inputs(config.inputs), config.output)
     infos = [pio.inspect_file(f) for f in files]

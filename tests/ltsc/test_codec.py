@@ -96,6 +96,8 @@ def test_reserved_names_and_ids():
         ({"base_id": 10, "max_len": 2.0}, TypeError),
         ({"base_id": 10, "seed": -1}, ValueError),
         ({"base_id": 10, "max_rounds": 0}, ValueError),
+        ({"base_id": 10, "search": -1}, ValueError),
+        ({"base_id": 10, "search": 1.0}, TypeError),
         ({"base_id": 10, "hierarchical": 1}, TypeError),
     ],
 )
@@ -300,6 +302,32 @@ def test_best_is_never_longer_than_savings_or_paper(pool):
     # both of best's other ingredients matter on this data, so dropping either would fail the assertion above
     assert paper_won >= 10
     assert searched_won >= 20  # 46 here; 3 without the search (the two-phase parse alone)
+
+
+def test_wider_search_is_never_longer_and_one_is_the_default():
+    """``search=k`` tries the k largest entries' bans on the same parse, so every extra one can only help."""
+    codecs = [Codec(base_id=B, search=k) for k in range(4)]
+    default = Codec(base_id=B)
+    gained = [0, 0, 0]
+    for x in _phrase_records(400, seed=9):
+        outs = [codec.compress(x) for codec in codecs]
+        assert np.array_equal(outs[1], default.compress(x))
+        for k in range(3):
+            assert len(outs[k + 1]) <= len(outs[k]), (k, x)
+            gained[k] += len(outs[k + 1]) < len(outs[k])
+        for codec, out in zip(codecs, outs, strict=True):
+            assert codec.decompress(out).tolist() == x
+    # each step finds something on this data, so a search that ignored its width would fail here
+    assert gained[0] >= 5 and min(gained) >= 2, gained  # [11, 4, 3] here
+
+
+def test_search_zero_skips_the_local_search():
+    """The hand-worked case above: without the search, best keeps the greedy's parse (or the paper's)."""
+    a, b = list(range(1, 9)), list(range(11, 20))
+    x = a + b
+    s = x + [100] + x + [101] + x + [102] + a + [103] + b + [104]
+    assert len(Codec(base_id=B, search=0).compress(s)) == 73 - 38 + 2  # the paper's parse, no ban tried
+    assert len(Codec(base_id=B, search=1).compress(s)) == 34
 
 
 def test_hierarchical_definitions_nest_and_only_look_back():

@@ -286,7 +286,7 @@ def test_help_explains_every_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--input", "--output", "--text-column", "--tokenizer", "--strategy", "--pool-size", "--max-len",
                  "--format", "--overwrite", "--keep-text", "--ids-column", "--response-column", "--allow-mismatch",
-                 "--max-tokens", "--seed", "--runner"):  # fmt: skip
+                 "--max-tokens", "--seed", "--search", "--runner"):  # fmt: skip
         assert flag in text, flag
 
 
@@ -299,6 +299,7 @@ def test_config_validation():
         {"max_len": 1},
         {"max_tokens": 0},
         {"seed": -1},
+        {"search": -1},
         {"unit_rows": 0},
         {"response_column": "text"},
     ):
