@@ -232,7 +232,7 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     clock.measure(
         f"stage/{key}/search_step",
         lambda: [
-            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]))
+            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]), 1)
             for r, sa, iv, t, o, el, es, eg, wk in starts
         ],
     )
