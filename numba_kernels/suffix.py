@@ -78,6 +78,11 @@ def _suffix_array(s):
     return _sa_is(ranks, upper)
 
 
+#: Records up to this long find their repeated bigrams from the dense ranks the
+#: suffix sort needs anyway (a counting pass, cache-resident at this size);
+#: longer ones hash them first, so repeat-free stretches are never sorted.
+_SORT_LIMIT = 1 << 17
+
 #: Distinct bigrams a single hash table may hold (2x slots, 9 bytes each: it
 #: stays in L2). Records with more are partitioned by hash into tables of
 #: ``_PARTITION`` bigrams each, so that random or repeat-free text streams
@@ -268,6 +273,45 @@ def _partitioned_live(s, lo):
 
 
 @njit(**JIT_OPTIONS)
+def _sorted_repeated_bigram(order, ranks, upper):
+    """:func:`_in_repeated_bigram` from the record's dense ranks, for records up to ``_SORT_LIMIT`` tokens.
+
+    ``ranks`` are dense in ``0..upper`` and ``order`` lists the positions by
+    rank. A position outside every repeated bigram lies in no repeat of two or
+    more tokens, so no strategy can ever replace it. Bigrams ``(i, i + 1)``
+    come out ordered by their second token when read through ``order``; one
+    stable counting pass on the first token then groups equal bigrams, linear
+    for any alphabet.
+    """
+    n = ranks.shape[0]
+    live = np.zeros(n, np.bool_)
+    if n < 3 or upper == n - 1:  # every token distinct: nothing repeats
+        return live
+    count = np.zeros(upper + 2, np.int64)
+    for i in range(n - 1):
+        count[ranks[i] + 1] += 1
+    for d in range(upper + 1):
+        count[d + 1] += count[d]
+    k = n - 1
+    by_pair = np.empty(k, np.int64)
+    for t in range(n):
+        j = order[t]
+        if j > 0:
+            r = ranks[j - 1]
+            by_pair[count[r]] = j - 1
+            count[r] += 1
+    for t in range(1, k):
+        a = by_pair[t - 1]
+        b = by_pair[t]
+        if ranks[a] == ranks[b] and ranks[a + 1] == ranks[b + 1]:
+            live[a] = True
+            live[a + 1] = True
+            live[b] = True
+            live[b + 1] = True
+    return live
+
+
+@njit(**JIT_OPTIONS)
 def _repeat_suffix_array(s):
     """Suffix array and LCP array of ``s`` restricted to where repeats can be.
 
@@ -286,7 +330,13 @@ def _repeat_suffix_array(s):
     n = s.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(0, np.int64)
-    live = _in_repeated_bigram(s)
+    if n <= _SORT_LIMIT:
+        order, ranks, upper = _dense_order(s)
+        live = _sorted_repeated_bigram(order, ranks, upper)
+    else:
+        live = _in_repeated_bigram(s)
+        ranks = np.empty(0, np.int64)
+        upper = -1
     runs = 0
     kept = 0
     for i in range(n):
@@ -295,20 +345,20 @@ def _repeat_suffix_array(s):
         elif i == 0 or live[i - 1]:
             runs += 1
     if runs == 0:
-        ranks, upper = _dense_ranks(s)
+        if ranks.shape[0] == 0:
+            ranks, upper = _dense_ranks(s)
         sa = _sa_is(ranks, upper)
         return sa, _lcp_array(ranks, sa)
-    # Only the kept tokens are ranked: an order-preserving renumbering, so the suffix order is unchanged.
-    values = np.empty(kept, np.int64)
-    j = 0
-    for i in range(n):
-        if live[i]:
-            values[j] = s[i]
-            j += 1
-    upper = -1
-    ranks = values
-    if kept > 0:
+    if ranks.shape[0] == 0 and kept > 0:
+        # Rank only the kept tokens: an order-preserving renumbering, so the suffix order is the same.
+        values = np.empty(kept, np.int64)
+        j = 0
+        for i in range(n):
+            if live[i]:
+                values[j] = s[i]
+                j += 1
         ranks, upper = _dense_ranks(values)
+    by_position = ranks.shape[0] == n  # else ranks lists the kept tokens only, in order
     # Sentinels are 0..runs-1 (each used once), tokens keep their order above them.
     compact = np.empty(kept + runs, np.int64)
     where = np.empty(kept + runs, np.int64)
@@ -317,7 +367,7 @@ def _repeat_suffix_array(s):
     j = 0
     for i in range(n):
         if live[i]:
-            compact[m] = runs + ranks[j]
+            compact[m] = runs + (ranks[i] if by_position else ranks[j])
             where[m] = i
             j += 1
             m += 1

@@ -159,7 +159,7 @@ def test_repeat_suffix_array_collapses_repeat_free_input():
 
 
 def _long_inputs() -> list[np.ndarray]:
-    """Long records (past one hash partition of 8192 bigrams) whose repeats are sparse, dense or absent."""
+    """Long records whose repeats are sparse, dense or absent."""
     rng = np.random.default_rng(11)
     planted = rng.integers(0, 200_000, 60_000)
     for start in rng.integers(0, 59_990, 400):  # copies of a few short phrases among random ids
@@ -175,12 +175,22 @@ def _long_inputs() -> list[np.ndarray]:
         planted,
         sentinels,
         rng.integers(-(1 << 40), 1 << 40, 20_000) // (1 << 28) * (1 << 28),  # wide values: ranks are packed
+        # Past _SORT_LIMIT (131072): hashed, by one table (few distinct bigrams, or a table that grows) or by
+        # hash partitions (many).
+        rng.permutation(200_000),
+        rng.integers(0, 50_000, 150_000),
+        rng.integers(0, 4, 140_000),
+        np.resize(np.tile(rng.integers(0, 50_000, 60), 2) + rng.integers(0, 2, 120), 140_000),
+        np.concatenate([rng.integers(0, 120, 140_000), planted]),
+        np.concatenate([rng.integers(-(1 << 40), 1 << 40, 140_000), [5, 6, 5, 6]]),
+        # 12K bigrams seen once before the table grows and once after: counts must survive the rehash
+        np.concatenate([once := rng.integers(0, 1 << 20, 12_000), rng.integers(0, 2, 120_000) + (1 << 21), once]),
     ]
 
 
-@pytest.mark.parametrize("index", range(7))
+@pytest.mark.parametrize("index", range(14))
 def test_repeat_suffix_array_filter_on_long_inputs(index):
-    """The hash-partitioned filter keeps exactly the positions in a repeated bigram (numpy reference)."""
+    """Both filters (from the ranks, or hashed) keep exactly the positions in a repeated bigram (numpy reference)."""
     s = _long_inputs()[index]
     pairs = np.stack([s[:-1], s[1:]], axis=1)
     _, inverse, counts = np.unique(pairs, axis=0, return_inverse=True, return_counts=True)
