@@ -298,7 +298,7 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, 
     return _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, _workspace(s.shape[0]))
 
 
-#: Record-sized int64 scratch arrays :func:`_savings_tier` carves from a workspace.
+#: Record-sized int64 scratch rows :func:`_savings_tier` takes from a workspace.
 _SCRATCH_ARRAYS = 10
 
 
@@ -307,11 +307,11 @@ def _workspace(n):
     """Scratch space for the savings greedy over a record of ``n`` tokens (at most ``n`` candidates).
 
     Returns:
-        ``(scratch, marks, dead)``: ``_SCRATCH_ARRAYS`` int64 arrays of ``n + 1`` values end to end, an
-        all-zero bitmap over the record (:func:`_sorted_copy` leaves it all zero), a bool per candidate.
+        ``(scratch, marks, dead)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int64 values, an all-zero
+        bitmap over the record (:func:`_sorted_copy` leaves it all zero), a bool per candidate.
     """
     return (
-        np.empty(_SCRATCH_ARRAYS * (n + 1), np.int64),
+        np.empty((_SCRATCH_ARRAYS, n + 1), np.int64),
         np.zeros((n >> 6) + 1, np.uint64),
         np.empty(n + 1, np.bool_),
     )
@@ -444,17 +444,16 @@ def _savings_tier(
         first_pass = False
         ncand = ell.shape[0]
         scratch, marks, dead = ws
-        cap = s.shape[0] + 1
-        key_gain = scratch[0 * cap : 0 * cap + ncand]
-        key_len = scratch[1 * cap : 1 * cap + ncand]
-        key_first = scratch[2 * cap : 2 * cap + ncand]
-        cand_len = scratch[3 * cap : 3 * cap + ncand]
-        stamp = scratch[4 * cap : 4 * cap + ncand]
-        quick = scratch[5 * cap : 5 * cap + ncand]
-        hk = scratch[6 * cap : 6 * cap + ncand]
-        hf = scratch[7 * cap : 7 * cap + ncand]
-        hc = scratch[8 * cap : 8 * cap + ncand]
-        buf = scratch[9 * cap : 9 * cap + pos.shape[0]]
+        key_gain = scratch[0, :ncand]
+        key_len = scratch[1, :ncand]
+        key_first = scratch[2, :ncand]
+        cand_len = scratch[3, :ncand]
+        stamp = scratch[4, :ncand]
+        quick = scratch[5, :ncand]
+        hk = scratch[6, :ncand]
+        hf = scratch[7, :ncand]
+        hc = scratch[8, :ncand]
+        buf = scratch[9, : pos.shape[0]]
         buf_owner = -1
         stamp[:] = -1
         quick[:] = -1

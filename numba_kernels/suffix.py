@@ -330,13 +330,15 @@ def _repeat_suffix_array(s):
     n = s.shape[0]
     if n == 0:
         return np.empty(0, np.int64), np.zeros(0, np.int64)
-    if n <= _SORT_LIMIT:
+    # Short records rank every token first (the suffix sort needs it) and read the
+    # repeated bigrams off that order; long ones hash, and rank only what they keep.
+    hashed = n > _SORT_LIMIT
+    if hashed:
+        live = _in_repeated_bigram(s)
+        ranks, upper = np.empty(0, np.int64), -1
+    else:
         order, ranks, upper = _dense_order(s)
         live = _sorted_repeated_bigram(order, ranks, upper)
-    else:
-        live = _in_repeated_bigram(s)
-        ranks = np.empty(0, np.int64)
-        upper = -1
     runs = 0
     kept = 0
     for i in range(n):
@@ -345,20 +347,13 @@ def _repeat_suffix_array(s):
         elif i == 0 or live[i - 1]:
             runs += 1
     if runs == 0:
-        if ranks.shape[0] == 0:
+        if hashed:
             ranks, upper = _dense_ranks(s)
         sa = _sa_is(ranks, upper)
         return sa, _lcp_array(ranks, sa)
-    if ranks.shape[0] == 0 and kept > 0:
-        # Rank only the kept tokens: an order-preserving renumbering, so the suffix order is the same.
-        values = np.empty(kept, np.int64)
-        j = 0
-        for i in range(n):
-            if live[i]:
-                values[j] = s[i]
-                j += 1
-        ranks, upper = _dense_ranks(values)
-    by_position = ranks.shape[0] == n  # else ranks lists the kept tokens only, in order
+    if hashed and kept > 0:
+        # An order-preserving renumbering of the kept tokens: the suffix order is the same.
+        ranks, upper = _dense_ranks(s[live])
     # Sentinels are 0..runs-1 (each used once), tokens keep their order above them.
     compact = np.empty(kept + runs, np.int64)
     where = np.empty(kept + runs, np.int64)
@@ -367,7 +362,7 @@ def _repeat_suffix_array(s):
     j = 0
     for i in range(n):
         if live[i]:
-            compact[m] = runs + (ranks[i] if by_position else ranks[j])
+            compact[m] = runs + (ranks[j] if hashed else ranks[i])
             where[m] = i
             j += 1
             m += 1
