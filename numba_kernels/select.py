@@ -663,22 +663,17 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
 
 
 @njit(**JIT_OPTIONS)
-def _free_len(bits, p, cap):
-    """Number of free (unreplaced) positions starting at ``p``, at most ``cap``."""
-    end = p + cap
-    w = p >> 6
-    lo = p
-    while lo < end:
-        hi = min(end, (w + 1) << 6)
-        hit = bits[w] & _span_mask(lo, hi)
+def _first_replaced(bits, lo, hi):
+    """The first replaced position in ``[lo, hi)``, or -1 when all of it is free."""
+    w = lo >> 6
+    while lo < hi:
+        end = min(hi, (w + 1) << 6)
+        hit = bits[w] & _span_mask(lo, end)
         if hit:
-            q = lo
-            while not (bits[w] & (_ONE << np.uint64(q & 63))):
-                q += 1
-            return q - p
-        lo = hi
+            return (w << 6) + _ctz(hit)
+        lo = end
         w += 1
-    return cap
+    return -1
 
 
 @njit(**JIT_OPTIONS)
@@ -705,8 +700,16 @@ def _score(pos, lo, hi, full_len, bits, trunc, min_len):
     # The longest distinct truncations, kept sorted descending in a tiny scratch array.
     trunc[:] = 0
     if count < hi - lo:
+        # Free run at each occurrence, in one forward sweep of the bitmap (occurrences overlap
+        # in periodic text, so a scan per occurrence would read each word up to L / 64 times).
+        hit = -1  # the first replaced position at or after the current occurrence, when known
+        free_to = 0  # while none is known: no replaced position in [current occurrence, free_to)
         for j in range(lo, hi):
-            f = _free_len(bits, pos[j], full_len)
+            p = pos[j]
+            if hit < p:
+                hit = _first_replaced(bits, max(p, free_to), p + full_len)
+                free_to = p + full_len if hit < 0 else hit
+            f = full_len if hit < 0 else min(hit - p, full_len)
             if f < min_len or f >= full_len:
                 continue
             k = _TRUNCATIONS

@@ -89,6 +89,10 @@ _SORT_LIMIT = 1 << 17
 #: through memory instead of missing the cache on every bigram.
 _DIRECT_LIMIT = 1 << 15
 _PARTITION = 1 << 13
+
+#: Pre-filter cells per bigram in :func:`_partitioned_live` (two bits each): a
+#: unique bigram shares its cell with another about once in ``_SKETCH_BITS``.
+_SKETCH_BITS = 8
 _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
 
 
@@ -216,31 +220,58 @@ def _rehash(tkey, tcnt):
 def _partitioned_live(s, lo):
     """:func:`_bigram_live` for records with many distinct bigrams.
 
-    The bigrams are first scattered into partitions by the hash's top bits
-    (a counting pass and a scatter pass, both streaming), then each
-    partition is counted in its own cache-resident table (indexed by the
-    hash's low bits). Every occurrence of a bigram lands in one partition.
+    First a pre-filter: two bitmaps over ``_SKETCH_BITS`` hash cells per
+    bigram, "hit" and "hit twice". A bigram whose cell was hit only once
+    occurs once (a cell never undercounts), so only the bigrams in cells hit
+    twice go on: every repeated bigram, and the few unique ones that share a
+    cell. Those candidates are scattered into partitions by the hash's top
+    bits (every occurrence of a bigram lands in one partition), and each
+    partition is counted exactly in its own cache-resident table. Random or
+    repeat-free text thus touches a few bytes per token, not a copy of every
+    bigram.
     """
     n = s.shape[0]
     k = n - 1
+    cell_bits = 7
+    while (1 << cell_bits) < _SKETCH_BITS * k:
+        cell_bits += 1
+    cell_shift = np.uint64(64 - cell_bits)
+    low = np.uint64(63)
+    one = np.uint64(1)
+    # "hit" and "hit twice" words side by side: one cache line per bigram.
+    sketch = np.zeros(2 * ((1 << cell_bits) >> 6), np.uint64)
+    for i in range(k):
+        c = _bigram_hash(_bigram_key(s, i, lo)) >> cell_shift
+        w = 2 * (c >> np.uint64(6))
+        bit = one << (c & low)
+        sketch[w + 1] |= sketch[w] & bit
+        sketch[w] |= bit
+    candidates = np.empty(k, np.int64)
+    m = 0
+    for i in range(k):
+        c = _bigram_hash(_bigram_key(s, i, lo)) >> cell_shift
+        candidates[m] = i  # kept when its cell was hit twice (branch-free: the test is a coin flip)
+        m += (sketch[2 * (c >> np.uint64(6)) + 1] >> (c & low)) & one
+    live = np.zeros(n, np.bool_)
     bits = 0
-    while (_PARTITION << bits) < k:
+    while (_PARTITION << bits) < m:
         bits += 1
     parts = 1 << bits
-    shift = np.uint64(64 - bits)
+    shift = np.uint64(63 - bits)  # then one more: the top ``bits`` bits, and 0 when there is one partition
     start = np.zeros(parts + 1, np.int64)
-    for i in range(k):
-        start[(_bigram_hash(_bigram_key(s, i, lo)) >> shift) + 1] += 1
+    for j in range(m):
+        start[(_bigram_hash(_bigram_key(s, candidates[j], lo)) >> shift >> one) + 1] += 1
     largest = 0
     for b in range(parts):
         largest = max(largest, start[b + 1])
         start[b + 1] += start[b]
     fill = start[:parts].copy()
-    keys = np.empty(k, np.uint64)
-    pos = np.empty(k, np.int64)
-    for i in range(k):
+    keys = np.empty(m, np.uint64)
+    pos = np.empty(m, np.int64)
+    for j in range(m):
+        i = candidates[j]
         key = _bigram_key(s, i, lo)
-        b = _bigram_hash(key) >> shift
+        b = _bigram_hash(key) >> shift >> one
         keys[fill[b]] = key
         pos[fill[b]] = i
         fill[b] += 1
@@ -250,7 +281,6 @@ def _partitioned_live(s, lo):
     tkey = np.empty(size, np.uint64)
     tcnt = np.empty(size, np.uint8)
     slot = np.empty(largest, np.uint64)
-    live = np.zeros(n, np.bool_)
     for b in range(parts):
         lo_b, hi_b = start[b], start[b + 1]
         part_size = 16

@@ -7,7 +7,7 @@ import pytest
 
 from numba_kernels.select import (
     _count_greedy,
-    _free_len,
+    _first_replaced,
     _mark_window,
     _paper_select,
     _savings_select,
@@ -98,7 +98,7 @@ def test_bitmap_windows_match_a_boolean_list():
         length = int(rng.integers(1, 70))
         want_free = not any(replaced[p : p + length])
         assert _window_free(bits, p, length) == want_free
-        assert _free_len(bits, p, length) == next((i for i in range(length) if replaced[p + i]), length)
+        assert _first_replaced(bits, p, p + length) == next((p + i for i in range(length) if replaced[p + i]), -1)
         if want_free and rng.random() < 0.5:
             _mark_window(bits, p, length)
             replaced[p : p + length] = [True] * length

@@ -176,7 +176,7 @@ def _long_inputs() -> list[np.ndarray]:
         sentinels,
         rng.integers(-(1 << 40), 1 << 40, 20_000) // (1 << 28) * (1 << 28),  # wide values: ranks are packed
         # Past _SORT_LIMIT (131072): hashed, by one table (few distinct bigrams, or a table that grows) or by
-        # hash partitions (many).
+        # hash partitions (many), after the pre-filter.
         rng.permutation(200_000),
         rng.integers(0, 50_000, 150_000),
         rng.integers(0, 4, 140_000),
@@ -185,10 +185,13 @@ def _long_inputs() -> list[np.ndarray]:
         np.concatenate([rng.integers(-(1 << 40), 1 << 40, 140_000), [5, 6, 5, 6]]),
         # 12K bigrams seen once before the table grows and once after: counts must survive the rehash
         np.concatenate([once := rng.integers(0, 1 << 20, 12_000), rng.integers(0, 2, 120_000) + (1 << 21), once]),
+        # many unique bigrams (most dropped by the pre-filter, some kept with a repeated one in their cell) among
+        # many repeated ones
+        np.concatenate([rng.permutation(100_000) + 1000, np.tile(rng.integers(0, 1000, 20_000), 2)]),
     ]
 
 
-@pytest.mark.parametrize("index", range(14))
+@pytest.mark.parametrize("index", range(15))
 def test_repeat_suffix_array_filter_on_long_inputs(index):
     """Both filters (from the ranks, or hashed) keep exactly the positions in a repeated bigram (numpy reference)."""
     s = _long_inputs()[index]
