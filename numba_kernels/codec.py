@@ -175,6 +175,8 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
     iv = _lcp_intervals(sa if strategy != STRATEGY_PAPER else sa[:0], lcp, 2)
     if strategy != STRATEGY_PAPER and not _any_repeat_pays(iv):
         return occ, entry_len, entry_src, entry_gain
+    if strategy == STRATEGY_PAPER and lcp.max() < 2:  # no bigram repeats: nothing to group at any length
+        return occ, entry_len, entry_src, entry_gain
     ws = _workspace(w.shape[0]) if strategy != STRATEGY_PAPER else _workspace(0)
     if strategy == STRATEGY_SAVINGS:
         selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws)

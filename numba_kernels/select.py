@@ -180,6 +180,8 @@ def _paper_select(s, max_len, sa, lcp):
             else:
                 gid[p] = g
         ngroups = g + 1
+        if ngroups == 0:  # no L-gram repeats (nor any longer one): skip the passes over the record
+            continue
         start[: ngroups + 1] = 0
         for p in range(n):
             if gid[p] >= 0:

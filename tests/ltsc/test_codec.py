@@ -29,6 +29,16 @@ def test_paper_hand_worked_example():
     assert codec.decompress(out).tolist() == x
 
 
+def test_paper_takes_a_bigram_when_no_longer_repeat_exists():
+    """The only repeat is "1 2", six times: at L=2, 2*6 > 1+2+6, and 2 + 3 + 12 = 17 < 18 tokens."""
+    x = [v for tail in range(10, 16) for v in (1, 2, tail)]
+    codec = Codec(base_id=100, strategy="paper")
+    out = codec.compress(x).tolist()
+    a = out[1]
+    assert out == [100, a, 1, 2, 101] + [v for tail in range(10, 16) for v in (a, tail)]
+    assert codec.decompress(out).tolist() == x
+
+
 def test_savings_takes_the_bigger_gain_where_the_paper_takes_the_longer():
     # paper at L=8: "1 2 3 4 5 6 7 8" twice (gain 7*2-9 = 5), then at L=4 the two "1 2 3 4" left
     # (gain 3*2-5 = 1); savings prefers "1 2 3 4" four times.
