@@ -300,6 +300,10 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, 
     return _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, _workspace(s.shape[0]))
 
 
+#: Occurrences (overlapping ones included) a repeat needs to be placed in a long-repeat phase (min length > 2).
+_LONG_PHASE_MIN_OCCURRENCES = 3
+
+
 #: Record-sized int64 scratch rows :func:`_savings_tier` takes from a workspace.
 _SCRATCH_ARRAYS = 10
 
@@ -339,7 +343,12 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     the whole record starts from them, so ``best``'s several runs share them.
 
     ``tiers`` lists minimum candidate lengths, one phase each: ``[8, 2]`` first
-    places repeats of 8 or more tokens, then everything else.
+    places repeats of 8 or more tokens that occur at least
+    ``_LONG_PHASE_MIN_OCCURRENCES`` times, then everything else. (A long
+    repeat seen only twice is more often an accidental match across unit
+    boundaries, such as two lines ending alike and the indentation after them,
+    than a structural unit: placed early it blocks the frequent short pieces
+    an exact optimum uses; benchmarks/results/ilp_gap.md.)
 
     ``banned`` is the prefix count of banned positions (``n + 1`` values;
     empty: none) for the local search in ``best``: a candidate all of whose
@@ -468,7 +477,7 @@ def _savings_tier(
                 if parent[c] >= max_len:
                     continue
                 length = min(length, max_len)
-            if length < min_len:
+            if length < min_len or (min_len > 2 and rb[c] - lb[c] + 1 < _LONG_PHASE_MIN_OCCURRENCES):
                 continue
             count = rb[c] - lb[c] + 1
             span = last_at[c] - first_at[c]

@@ -239,6 +239,20 @@ def test_savings_first_pick_on_a_hand_worked_example():
     assert np.flatnonzero(occ == 1).tolist() == [4, 10, 18, 21, 24]
 
 
+def test_long_phase_places_only_repeats_seen_three_times():
+    """Phase one of ``[8, 2]`` takes a 10-token repeat seen 3 times, but leaves one seen twice to phase two."""
+    q = list(range(1, 11))
+    tiers = np.array([8, 2], np.int64)
+    for copies, first_phase in ((2, 0), (3, 1)):
+        arr = np.array([v for k in range(copies) for v in q + [100 + k]], np.int64)
+        sa, iv = _suffix_data(arr)
+        occ, entry_len, _, entry_gain, first, _ = _savings_select(arr, 0, 8, 1, sa, iv, tiers, NO_BAN, -1)
+        assert first == first_phase
+        assert entry_len.tolist() == [10]  # phase two takes the twice-seen repeat all the same
+        assert entry_gain.tolist() == [9 * copies - 11]
+        assert np.flatnonzero(occ == 0).tolist() == [11 * k for k in range(copies)]
+
+
 def test_no_strategy_finds_anything_when_no_repeat_pays():
     """The codec skips selection when no LCP interval could pay; then neither greedy may find an entry."""
     from numba_kernels.codec import _any_repeat_pays
