@@ -132,7 +132,7 @@ class Codec:
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
         strategy: ``"best"`` (default): three parses of the record, keeping
             the shortest: the savings greedy, the savings greedy in two phases
-            (repeats of 8+ tokens first, then all) and the paper's greedy, with
+            (repeats of 8+ tokens seen 3+ times first, then all) and the paper's greedy, with
             a step of local search around the better savings parse (its greedy
             re-run with the region of its largest entry banned);
             ``"savings"``: savings-ordered lazy greedy over every repeat the
@@ -154,8 +154,8 @@ class Codec:
         search: How many entries ``"best"``'s local search tries banning, the
             largest first: each costs about one more run of the savings
             greedy and can only shorten the output. 1 by default; 0 skips the
-            search; 3 saves about 0.16 points more on the benchmark corpora
-            at about 1.5x the time (benchmarks/results/codec.md).
+            search; 3 saves about 0.19 points more on the benchmark corpora
+            at about 1.5x the time (benchmarks/results/search.md).
     """
 
     base_id: int
