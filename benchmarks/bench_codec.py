@@ -500,9 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         "array for its second phase when the first replaced a quarter of the record). search_step is the local "
         "search 'best' runs from the better of the two: the greedy again with the region of its largest entry "
         "banned. 'best' runs sa_lcp + lcp_intervals + both savings_select + search_step + paper_select (the "
-        "one-phase run is skipped when the long-repeat phase took nothing, and then 'best' also runs "
-        "savings_select_2phase once more with a 6-token threshold, not timed here); sum adds the stages above, and "
-        "the rest of the codec's time is that run, the int64 copy, the pool cut and serialization:\n"
+        "one-phase run is skipped when the long-repeat phase took nothing); sum adds all of those, and the rest of "
+        "the codec's time is the int64 copy, the pool cut and serialization:\n"
     )
     rows = []
     for stage in STAGES:
