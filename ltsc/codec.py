@@ -130,10 +130,9 @@ class Codec:
     Args:
         base_id: First reserved id; every input id must lie in ``[0, base_id)``.
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
-        strategy: ``"best"`` (default): several parses of the record, keeping
+        strategy: ``"best"`` (default): three parses of the record, keeping
             the shortest: the savings greedy, the savings greedy in two phases
-            (repeats of 8+ tokens seen 3+ times first, then all; when that
-            phase took something, also with 6+ tokens) and the paper's greedy, with
+            (repeats of 8+ tokens seen 3+ times first, then all) and the paper's greedy, with
             a step of local search around the better savings parse (its greedy
             re-run with the region of its largest entry banned);
             ``"savings"``: savings-ordered lazy greedy over every repeat the

@@ -162,10 +162,9 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy and the
-    paper's greedy over the same suffix array (and, when the two-phase run's
-    long phase took something, the two-phase greedy once more with a lower
-    threshold), searches around the best savings parse (:func:`_search_step`,
-    ``search`` bans), and keeps the largest total gain (ties: in that order).
+    paper's greedy over the same suffix array, searches around the better
+    savings parse (:func:`_search_step`, ``search`` bans), and keeps the
+    largest total gain (ties: in that order).
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int64)
@@ -196,13 +195,6 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
             if o_gain.sum() >= entry_gain.sum():
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
-        if first > 0:  # the long phase mattered: try it with the lower threshold too
-            a_occ, a_len, a_src, a_gain, _, a_work = _savings_run(
-                w, max_len, pool, max_rounds, sa, iv, _ALT_TIERS, _NO_BAN, -1, ws
-            )
-            if a_gain.sum() > entry_gain.sum():
-                occ, entry_len, entry_src, entry_gain, work = a_occ, a_len, a_src, a_gain, a_work
-                tiers = _ALT_TIERS
         occ, entry_len, entry_src, entry_gain = _search_step(
             w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search
         )
@@ -410,12 +402,9 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, sear
 #: repeats (>= 8 tokens) first and only then the rest: on long records a short,
 #: very frequent repeat (three spaces, a quote and a newline) taken first splits
 #: the longer structural units an exact optimum keeps whole; on short records
-#: the one-phase order usually wins (benchmarks/results/ilp_gap.md). Which
-#: threshold serves a record best varies (6 tokens suits JSON, 8 Python code),
-#: so "best" tries both when the first found long repeats at all.
+#: the one-phase order usually wins (benchmarks/results/ilp_gap.md).
 _SAVINGS_TIERS = np.array([2], np.int64)
 _BEST_TIERS = np.array([8, 2], np.int64)
-_ALT_TIERS = np.array([6, 2], np.int64)
 _NO_BAN = np.zeros(0, np.int64)
 
 #: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).

@@ -72,24 +72,6 @@ def test_best_searches_past_the_greedy_first_pick():
     assert codec.decompress(out).tolist() == s
 
 
-def test_best_also_tries_a_lower_long_phase_threshold():
-    """Phrases of 9, 6, 5 and 4 tokens between unique ids (found by a random search).
-
-    The one-phase greedy and the two-phase one with threshold 8 both save 40 tokens; with threshold 6 the 6-token
-    phrase is placed before shorter pieces split it, saving 45.
-    """
-    a, b, c, d = [15, 21, 29, 13, 15, 11, 13, 1, 20], [8, 22, 7, 18, 14, 8], [18, 20, 27, 18, 19], [24, 2, 24, 14]
-    parts = [c, [49], a, [52], b, [57], c, [43], b, [35], d, [51], d, [35], a, [38], a, [48], a, [36], c, [43], b, [56]]
-    s = [v for part in parts + [a, [58]] for v in part]
-    assert len(s) == 99
-    assert len(Codec(base_id=B, strategy="savings").compress(s)) == 99 + 2 - 40
-    codec = Codec(base_id=B, search=0)
-    out = codec.compress(s)
-    assert len(out) == 99 + 2 - 45
-    assert sorted((e.definition.tolist(), e.uses) for e in codec.dictionary(out)) == [(b, 3), (a, 5), (c, 3), (d, 2)]
-    assert codec.decompress(out).tolist() == s
-
-
 def test_nothing_pays_returns_input_unchanged():
     codec = Codec(base_id=B)
     for x in ([], [5], [1, 2, 1, 2], list(range(50))):
