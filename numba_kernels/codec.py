@@ -167,7 +167,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
     largest total gain (ties: in that order).
     """
     sa, lcp = _repeat_suffix_array(w)
-    occ = np.full(0, -1, np.int64)
+    occ = np.full(0, -1, np.int32)
     entry_gain = np.zeros(0, np.int64)
     entry_len = entry_gain
     entry_src = entry_gain

@@ -3,11 +3,15 @@
 Both strategies return the same description of a parse of the record ``s``
 (int64 ids, length n):
 
-- ``occ``: int64[n], the entry index at the start of each replaced
+- ``occ``: int32[n], the entry index at the start of each replaced
   occurrence, ``-1`` elsewhere;
 - ``entry_len``, ``entry_src``, ``entry_gain``: per entry, its length, the
   position of its first occurrence (where its definition is copied from) and
   the tokens it saves, ``(L - 1) * K - (L + 1)``.
+
+Positions, candidate indices and per-candidate scratch are ``int32``, like the
+suffix arrays they come from (``numba_kernels.suffix``); gains are computed in
+``int64`` scalars, and packed heap keys are ``int64``.
 
 Occurrences never overlap and never contain replaced positions (flat format).
 Replaced positions are tracked in a bitmap (uint64 words) so that checking a
@@ -145,7 +149,7 @@ def _paper_select(s, max_len, sa, lcp):
     it reaches the top of the heap.
     """
     n = s.shape[0]
-    occ = np.full(n, -1, np.int64)
+    occ = np.full(n, -1, np.int32)
     cap = 16
     entry_len = np.empty(cap, np.int64)
     entry_src = np.empty(cap, np.int64)
@@ -154,18 +158,18 @@ def _paper_select(s, max_len, sa, lcp):
     if n < 4:
         return occ, entry_len[:0], entry_src[:0], entry_gain[:0]
     bits = np.zeros((n >> 6) + 1, np.uint64)
-    gid = np.full(n, -1, np.int64)  # positions the suffix array leaves out start no repeat
-    sorted_pos = np.empty(n, np.int64)
+    gid = np.full(n, -1, np.int32)  # positions the suffix array leaves out start no repeat
+    sorted_pos = np.empty(n, np.int32)
     # Per group (an L-gram seen at least twice; at most half the suffixes), allocated once for every L.
     cap_groups = sa.shape[0] // 2 + 1
-    start = np.empty(cap_groups + 1, np.int64)
-    fill = np.empty(cap_groups, np.int64)
-    key_count = np.empty(cap_groups, np.int64)
-    key_first = np.empty(cap_groups, np.int64)
-    stamp = np.empty(cap_groups, np.int64)
+    start = np.empty(cap_groups + 1, np.int32)
+    fill = np.empty(cap_groups, np.int32)
+    key_count = np.empty(cap_groups, np.int32)
+    key_first = np.empty(cap_groups, np.int32)
+    stamp = np.empty(cap_groups, np.int32)
     hk = np.empty(cap_groups, np.int64)
-    hf = np.empty(cap_groups, np.int64)
-    hc = np.empty(cap_groups, np.int64)
+    hf = np.empty(cap_groups, np.int32)
+    hc = np.empty(cap_groups, np.int32)
     for length in range(min(max_len, n // 2), 1, -1):
         # Group positions by their L-gram: runs of two or more suffixes with lcp >= L.
         g = -1
@@ -258,7 +262,7 @@ def _compact(s, bits):
     """
     n = s.shape[0]
     w = np.empty(n, np.int64)
-    where = np.empty(n, np.int64)
+    where = np.empty(n, np.int32)
     m = 0
     sentinel = -1
     in_run = False
@@ -304,8 +308,8 @@ def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, 
 _LONG_PHASE_MIN_OCCURRENCES = 3
 
 
-#: Record-sized int64 scratch rows :func:`_savings_tier` takes from a workspace.
-_SCRATCH_ARRAYS = 10
+#: Record-sized int32 scratch rows :func:`_savings_tier` takes from a workspace (besides the int64 heap keys).
+_SCRATCH_ARRAYS = 9
 
 
 @njit(**JIT_OPTIONS)
@@ -313,11 +317,13 @@ def _workspace(n):
     """Scratch space for the savings greedy over a record of ``n`` tokens (at most ``n`` candidates).
 
     Returns:
-        ``(scratch, marks, dead)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int64 values, an all-zero
-        bitmap over the record (:func:`_sorted_copy` leaves it all zero), a bool per candidate.
+        ``(scratch, keys, marks, dead)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32 values, ``n + 1``
+        int64 heap keys, an all-zero bitmap over the record (:func:`_sorted_copy` leaves it all zero),
+        a bool per candidate.
     """
     return (
-        np.empty((_SCRATCH_ARRAYS, n + 1), np.int64),
+        np.empty((_SCRATCH_ARRAYS, n + 1), np.int32),
+        np.empty(n + 1, np.int64),
         np.zeros((n >> 6) + 1, np.uint64),
         np.empty(n + 1, np.bool_),
     )
@@ -365,7 +371,7 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
         ``(occ, entry_len, entry_src, entry_gain, first_phase_entries, work)``.
     """
     n = s.shape[0]
-    occ = np.full(n, -1, np.int64)
+    occ = np.full(n, -1, np.int32)
     entry_len = np.empty(pool_size, np.int64)
     entry_src = np.empty(pool_size, np.int64)
     entry_gain = np.empty(pool_size, np.int64)
@@ -443,28 +449,28 @@ def _savings_tier(
             sa, lcp = _repeat_suffix_array(w)
             ell, parent, lb, rb, pmin, pmax = _lcp_intervals(sa, lcp, 2)
             # Original positions of every suffix-array entry and candidate: candidates read slices of ``pos``.
-            pos = np.empty(sa.shape[0], np.int64)
+            pos = np.empty(sa.shape[0], np.int32)
             for i in range(sa.shape[0]):
                 pos[i] = where[sa[i]]
-            first_at = np.empty(ell.shape[0], np.int64)
-            last_at = np.empty(ell.shape[0], np.int64)
+            first_at = np.empty(ell.shape[0], np.int32)
+            last_at = np.empty(ell.shape[0], np.int32)
             for c in range(ell.shape[0]):
                 first_at[c] = where[pmin[c]]
                 last_at[c] = where[pmax[c]]
             size_of_w = w.shape[0]
         first_pass = False
         ncand = ell.shape[0]
-        scratch, marks, dead = ws
+        scratch, keys, marks, dead = ws
         key_gain = scratch[0, :ncand]
         key_len = scratch[1, :ncand]
         key_first = scratch[2, :ncand]
         cand_len = scratch[3, :ncand]
         stamp = scratch[4, :ncand]
         quick = scratch[5, :ncand]
-        hk = scratch[6, :ncand]
-        hf = scratch[7, :ncand]
-        hc = scratch[8, :ncand]
-        buf = scratch[9, : pos.shape[0]]
+        hf = scratch[6, :ncand]
+        hc = scratch[7, :ncand]
+        buf = scratch[8, : pos.shape[0]]
+        hk = keys[:ncand]
         buf_owner = -1
         stamp[:] = -1
         quick[:] = -1
