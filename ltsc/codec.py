@@ -130,17 +130,18 @@ class Codec:
     Args:
         base_id: First reserved id; every input id must lie in ``[0, base_id)``.
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
-        strategy: ``"best"`` (default): three parses of the record, keeping
-            the shortest: the savings greedy, the savings greedy in two phases
-            (repeats of 8+ tokens seen 3+ times first, then all) and the paper's greedy, with
-            a step of local search around the better savings parse (its greedy
-            re-run with the region of its largest entry banned);
+        strategy: ``"best"`` (default): two parses of the record by the
+            savings greedy, in one phase and in two (repeats of 8+ tokens seen
+            3+ times first, then all), and a step of local search around the
+            better one (its greedy re-run with the region of its largest entry
+            banned), keeping the shortest;
             ``"savings"``: savings-ordered lazy greedy over every repeat the
-            suffix array finds, any length (about 2.6x faster than ``"best"``);
+            suffix array finds, any length, that defers a repeat to its longer
+            extensions when those save more together (about 2x faster than
+            ``"best"``);
             ``"paper"``: the paper's greedy, longest first, most frequent first.
         max_len: Longest subsequence a meta-token may stand for. ``None``: the
-            paper's 8 for ``"paper"`` (and the paper half of ``"best"``),
-            unlimited for ``"savings"``.
+            paper's 8 for ``"paper"``, unlimited otherwise.
         seed: Global seed of the meta-id assignment. Each record's meta ids are
             drawn from the pool in a random order seeded by this and the record's
             content, so output depends on nothing else.

@@ -161,10 +161,15 @@ def _any_repeat_pays(iv):
 def _select(w, strategy, max_len, pool, max_rounds, search):
     """One flat parse of ``w`` by the chosen strategy.
 
-    ``best`` runs the two-phase and the one-phase savings greedy and the
-    paper's greedy over the same suffix array, searches around the better
-    savings parse (:func:`_search_step`, ``search`` bans), and keeps the
-    largest total gain (ties: in that order).
+    ``best`` runs the two-phase and the one-phase savings greedy over the
+    same suffix array, searches around the better parse (:func:`_search_step`,
+    ``search`` bans), and keeps the largest total gain (ties: in that order).
+    It no longer runs the paper's greedy as well: where that used to win (a
+    short prefix shared by many longer repeats, such as the dates of a CSV
+    column, which the paper's longest-first order takes whole), the savings
+    greedy now defers the prefix to its right extensions (``_savings_tier``),
+    and the paper's parse added 0.02 points on the benchmark corpora for 13%
+    of the time.
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int32)
@@ -198,13 +203,10 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
         occ, entry_len, entry_src, entry_gain = _search_step(
             w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search
         )
-    if strategy == STRATEGY_PAPER or strategy == STRATEGY_BEST:
+    if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
-        p_occ, p_len, p_src, p_gain = _paper_select(w, paper_len, sa, lcp)
-        p_occ, p_len, p_src, p_gain = _keep_most_valuable(p_occ, p_len, p_src, p_gain, pool)
-        # "best": keep the paper's parse only when it saves strictly more.
-        if strategy == STRATEGY_PAPER or p_gain.sum() > entry_gain.sum():
-            occ, entry_len, entry_src, entry_gain = p_occ, p_len, p_src, p_gain
+        occ, entry_len, entry_src, entry_gain = _paper_select(w, paper_len, sa, lcp)
+        occ, entry_len, entry_src, entry_gain = _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool)
     return occ, entry_len, entry_src, entry_gain
 
 

@@ -129,7 +129,14 @@ def _replace_greedy(pos, lo, hi, length, bits, occ, entry):
 
 @njit(inline="always", **JIT_OPTIONS)
 def _gain(length, count):
-    return (length - 1) * count - (length + 1)
+    # int64 even from int32 array values (interpreted, numpy keeps int32 and would wrap)
+    return np.int64(length - 1) * count - (length + 1)
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _key(gain, length):
+    """The savings greedy's packed heap key: gain first, then the longer length."""
+    return np.int64(gain) << KEY_SHIFT | length
 
 
 # --------------------------------------------------------------------------------------
@@ -309,7 +316,7 @@ _LONG_PHASE_MIN_OCCURRENCES = 3
 
 
 #: Record-sized int32 scratch rows :func:`_savings_tier` takes from a workspace (besides the int64 heap keys).
-_SCRATCH_ARRAYS = 9
+_SCRATCH_ARRAYS = 12
 
 
 @njit(**JIT_OPTIONS)
@@ -317,15 +324,15 @@ def _workspace(n):
     """Scratch space for the savings greedy over a record of ``n`` tokens (at most ``n`` candidates).
 
     Returns:
-        ``(scratch, keys, marks, dead)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32 values, ``n + 1``
+        ``(scratch, keys, marks, flags)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32 values, ``n + 1``
         int64 heap keys, an all-zero bitmap over the record (:func:`_sorted_copy` leaves it all zero),
-        a bool per candidate.
+        two bools per candidate.
     """
     return (
         np.empty((_SCRATCH_ARRAYS, n + 1), np.int32),
         np.empty(n + 1, np.int64),
         np.zeros((n >> 6) + 1, np.uint64),
-        np.empty(n + 1, np.bool_),
+        np.empty((2, n + 1), np.bool_),
     )
 
 
@@ -343,6 +350,16 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     stale gain is an upper bound. A new round starts when the candidates of the
     previous one are exhausted, so repeats that only became right-maximal after
     replacements are found too.
+
+    Before a candidate is taken at its full length, its right extensions (its
+    children in the LCP-interval tree, which partition its occurrences) are
+    scored on the current parse: when together they save more, the candidate
+    is pushed back behind the least of them and re-scored once they are placed
+    (once per candidate and round). A prefix shared by many longer repeats,
+    such as a newline and ``2010/04/`` before the day on every line of a CSV
+    column, would otherwise win on gain alone and block all of them: the
+    greedy's largest loss against the exact optimum on the JSON/CSV corpus
+    (benchmarks/results/ilp_gap.md).
 
     ``sa0`` is the record's suffix array (as :func:`_repeat_suffix_array`
     gives it) and ``iv0`` its LCP intervals of length >= 2: every run over
@@ -460,7 +477,9 @@ def _savings_tier(
             size_of_w = w.shape[0]
         first_pass = False
         ncand = ell.shape[0]
-        scratch, keys, marks, dead = ws
+        scratch, keys, marks, flags = ws
+        dead = flags[0, :ncand]
+        deferred = flags[1, :ncand]
         key_gain = scratch[0, :ncand]
         key_len = scratch[1, :ncand]
         key_first = scratch[2, :ncand]
@@ -470,23 +489,29 @@ def _savings_tier(
         hf = scratch[6, :ncand]
         hc = scratch[7, :ncand]
         buf = scratch[8, : pos.shape[0]]
+        child_buf = scratch[9, : pos.shape[0]]
+        first_child = scratch[10, :ncand]
+        next_sibling = scratch[11, :ncand]
         hk = keys[:ncand]
         buf_owner = -1
         stamp[:] = -1
         quick[:] = -1
-        dead[:ncand] = False
+        dead[:] = False
+        deferred[:] = False
+        _interval_children(lb, rb, first_child, next_sibling, child_buf)
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         size = 0
         for c in range(ncand):
-            length = ell[c]
+            cand_len[c] = 0  # not a candidate this round (its children test skips it)
+            length = np.int64(ell[c])
             if max_len > 0:
                 if parent[c] >= max_len:
                     continue
                 length = min(length, max_len)
             if length < min_len or (min_len > 2 and rb[c] - lb[c] + 1 < _LONG_PHASE_MIN_OCCURRENCES):
                 continue
-            count = rb[c] - lb[c] + 1
-            span = last_at[c] - first_at[c]
+            count = np.int64(rb[c] - lb[c] + 1)
+            span = np.int64(last_at[c] - first_at[c])
             # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
             bound = (length - 1) * count - (length + 1)
             # (L-1)(span+L)/L - (L+1) = span - span/L - 2 grows with L, so it also bounds
@@ -500,7 +525,7 @@ def _savings_tier(
             key_gain[c] = bound
             key_len[c] = length
             key_first[c] = first_at[c]
-            hk[size] = bound << KEY_SHIFT | length
+            hk[size] = _key(bound, length)
             hf[size] = key_first[c]
             hc[size] = c
             size += 1
@@ -526,6 +551,7 @@ def _savings_tier(
                     # best candidate scored so far instead of scoring them all.
                     c = fallback
                     dead[c] = True
+                    deferred[c] = True  # its heap copy is dead: take it or leave it, never push it back
             if c < 0:
                 c = hc[0]
                 size = _heap_pop(hk, hf, hc, size)
@@ -552,12 +578,12 @@ def _savings_tier(
                 work += count >> 2
                 spent[0] += count >> 2
                 free = _free_starts(pos, lb[c], count, bits)
-                bound = (cand_len[c] - 1) * free - (cand_len[c] + 1)
+                bound = _gain(cand_len[c], free)
                 if bound <= 0:
                     continue
                 if bound < key_gain[c]:
                     key_gain[c] = bound
-                    key = bound << KEY_SHIFT | key_len[c]
+                    key = _key(bound, key_len[c])
                     if size > 0 and _above(hk[0], hf[0], key, key_first[c]):
                         size = _heap_push(hk, hf, hc, size, key, key_first[c], c)
                         continue
@@ -574,11 +600,11 @@ def _savings_tier(
                 key_gain[c] = best_gain
                 key_len[c] = best_len
                 key_first[c] = best_first
-                key = best_gain << KEY_SHIFT | best_len
+                key = _key(best_gain, best_len)
                 if size > 0 and _above(hk[0], hf[0], key, best_first):
                     size = _heap_push(hk, hf, hc, size, key, best_first, c)
                     if fallback < 0 or _above(
-                        key, best_first, key_gain[fallback] << KEY_SHIFT | key_len[fallback], key_first[fallback]
+                        key, best_first, _key(key_gain[fallback], key_len[fallback]), key_first[fallback]
                     ):
                         fallback = c
                     continue
@@ -587,6 +613,28 @@ def _savings_tier(
                 dead[c] = True
                 fallback = -1
                 continue
+            if not deferred[c] and length == ell[c] and first_child[c] >= 0:
+                # A short repeat can win on gain while its right extensions (the interval's
+                # children, a partition of its occurrences) save more together: a date prefix
+                # taken once blocks the full dates. Then the children go first, and this one
+                # is re-scored on what they leave.
+                deferred[c] = True
+                total, lowest, scanned = _children_gain(
+                    c,
+                    (lb, rb, first_at, last_at, cand_len, key_gain, dead),
+                    (first_child, next_sibling),
+                    pos,
+                    bits,
+                    (child_buf, marks, trunc),
+                    max(min_len, 2),
+                )
+                work += scanned
+                spent[0] += scanned
+                if total > key_gain[c]:
+                    key = _key(lowest, 0) - 1
+                    size = _heap_push(hk, hf, hc, size, key, key_first[c], c)
+                    fallback = -1
+                    continue
             entry_len[m] = length
             entry_src[m] = key_first[c]
             entry_gain[m] = key_gain[c]
@@ -600,6 +648,72 @@ def _savings_tier(
         if exhausted:
             rounds += 1
     return m
+
+
+@njit(**JIT_OPTIONS)
+def _interval_children(lb, rb, first_child, next_sibling, stack):
+    """Children lists of the LCP-interval tree, from intervals in bottom-up (post-) order.
+
+    Read backwards, the intervals come in pre-order, so a stack of the open
+    ancestors gives each interval its parent: the nearest one that contains it.
+    ``first_child[c]`` / ``next_sibling[c]`` link the children (-1: none);
+    ``stack`` is scratch of at least ``len(lb)`` values.
+    """
+    ncand = lb.shape[0]
+    first_child[:] = -1
+    next_sibling[:] = -1
+    top = 0
+    for c in range(ncand - 1, -1, -1):
+        while top > 0 and not (lb[stack[top - 1]] <= lb[c] and rb[c] <= rb[stack[top - 1]]):
+            top -= 1
+        if top > 0:
+            p = stack[top - 1]
+            next_sibling[c] = first_child[p]
+            first_child[p] = c
+        stack[top] = c
+        top += 1
+
+
+@njit(**JIT_OPTIONS)
+def _children_gain(c, candidates, tree, pos, bits, scratch, min_len):
+    """What the children of candidate ``c`` save on the current parse, each at its best length.
+
+    ``candidates`` are :func:`_savings_tier`'s per-candidate arrays ``(lb, rb, first_at, last_at,
+    cand_len, key_gain, dead)``, ``tree`` the children lists of :func:`_interval_children`,
+    ``scratch`` a position buffer, the all-zero bitmap and the truncation array of :func:`_score`.
+    Children are scored exactly only when their gain bounds (``key_gain``: gains only fall) add up
+    to more than ``c``'s own gain; otherwise ``total`` is that sum of bounds.
+
+    Returns:
+        ``(total, lowest, scanned)``: the sum of the children's positive gains, the smallest
+        of those gains, and the positions scanned.
+    """
+    lb, rb, first_at, last_at, cand_len, key_gain, dead = candidates
+    first_child, next_sibling = tree
+    buf, marks, trunc = scratch
+    total = 0
+    lowest = 0
+    scanned = 0
+    d = first_child[c]
+    while d >= 0:
+        if cand_len[d] > 0 and not dead[d]:
+            total += np.int64(key_gain[d])
+        d = next_sibling[d]
+    if total <= key_gain[c]:
+        return total, lowest, scanned
+    total = 0
+    d = first_child[c]
+    while d >= 0:
+        if cand_len[d] > 0 and not dead[d]:
+            count = rb[d] - lb[d] + 1
+            _sorted_copy(pos, lb[d], count, buf, first_at[d], last_at[d], marks)
+            gain, _, _ = _score(buf, 0, count, cand_len[d], bits, trunc, min_len)
+            scanned += count
+            if gain > 0:
+                total += gain
+                lowest = gain if lowest == 0 else min(lowest, gain)
+        d = next_sibling[d]
+    return total, lowest, scanned
 
 
 @njit(inline="always", **JIT_OPTIONS)

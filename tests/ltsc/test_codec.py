@@ -50,7 +50,7 @@ def test_savings_takes_the_bigger_gain_where_the_paper_takes_the_longer():
     assert len(savings) == len(x) + 2 - 8
     # "best" also tries placing repeats of 8+ first (here the paper's choice) and keeps the shortest parse
     best = Codec(base_id=100).compress(x)
-    assert len(best) == min(len(paper), len(savings)) == len(x) + 2 - 8
+    assert len(best) == len(savings)
 
 
 def test_best_searches_past_the_greedy_first_pick():
@@ -300,18 +300,21 @@ def _phrase_records(count: int, seed: int) -> list[list[int]]:
 
 
 @pytest.mark.parametrize("pool", [3, 512])
-def test_best_is_never_longer_than_savings_or_paper(pool):
-    """The default keeps the best of its parses; its local search only ever replaces a parse by a better one."""
+def test_best_is_never_longer_than_savings(pool):
+    """The default keeps the best of its parses, one of which is the savings strategy's own."""
     codecs = {name: Codec(base_id=B, pool_size=pool, strategy=name) for name in STRATEGIES}
-    paper_won = searched_won = 0
+    total = dict.fromkeys(STRATEGIES, 0)
+    best_won = 0
     for x in _phrase_records(1500, seed=pool):
         n = {name: len(codec.compress(x)) for name, codec in codecs.items()}
-        assert n["best"] <= min(n["savings"], n["paper"]), x
-        paper_won += n["paper"] < n["savings"]
-        searched_won += n["best"] < min(n["savings"], n["paper"])
-    # both of best's other ingredients matter on this data, so dropping either would fail the assertion above
-    assert paper_won >= 10
-    assert searched_won >= 20  # 46 here; 3 without the search (the two-phase parse alone)
+        assert n["best"] <= n["savings"], x
+        best_won += n["best"] < n["savings"]
+        for name in STRATEGIES:
+            total[name] += n[name]
+    # the two-phase parse and the search find something on this data (300 records here)
+    assert best_won >= 100, best_won
+    # the paper's parse is shorter on a few records (57-98 here) but far longer overall
+    assert total["best"] < total["savings"] < 0.9 * total["paper"], total
 
 
 def test_wider_search_is_never_longer_and_one_is_the_default():
@@ -332,11 +335,11 @@ def test_wider_search_is_never_longer_and_one_is_the_default():
 
 
 def test_search_zero_skips_the_local_search():
-    """The hand-worked case above: without the search, best keeps the greedy's parse (or the paper's)."""
+    """The hand-worked case above: without the search, best keeps the greedy's parse (X, no ban tried)."""
     a, b = list(range(1, 9)), list(range(11, 20))
     x = a + b
     s = x + [100] + x + [101] + x + [102] + a + [103] + b + [104]
-    assert len(Codec(base_id=B, search=0).compress(s)) == 73 - 38 + 2  # the paper's parse, no ban tried
+    assert len(Codec(base_id=B, search=0).compress(s)) == 73 - 30 + 2
     assert len(Codec(base_id=B, search=1).compress(s)) == 34
 
 
