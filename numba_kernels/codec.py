@@ -109,7 +109,9 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
 
 
 @njit(**JIT_OPTIONS)
-def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, width):
+def _search_step(
+    w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, width, defer=True
+):
     """Local search around a savings parse; returns the best of it and the new ones.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
@@ -135,7 +137,7 @@ def _search_step(w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, en
         # Bounded like the first run, so degenerate input (a periodic record whose first
         # pick covers it all) cannot make the search the expensive part.
         b_occ, b_len, b_src, b_gain, _, b_work = _savings_run(
-            w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws
+            w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws, defer
         )
         if b_work >= 0 and b_gain.sum() > r_gain.sum():
             r_occ, r_len, r_src, r_gain = b_occ, b_len, b_src, b_gain
@@ -158,7 +160,7 @@ def _any_repeat_pays(iv):
 
 
 @njit(**JIT_OPTIONS)
-def _select(w, strategy, max_len, pool, max_rounds, search):
+def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy over the
@@ -169,7 +171,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
     column, which the paper's longest-first order takes whole), the savings
     greedy now defers the prefix to its right extensions (``_savings_tier``),
     and the paper's parse added 0.02 points on the benchmark corpora for 13%
-    of the time.
+    of the time. ``defer``: that deferral (off for hierarchical passes).
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int32)
@@ -184,24 +186,24 @@ def _select(w, strategy, max_len, pool, max_rounds, search):
         return occ, entry_len, entry_src, entry_gain
     ws = _workspace(w.shape[0]) if strategy != STRATEGY_PAPER else _workspace(0)
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws)
+        selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws, defer)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
         occ, entry_len, entry_src, entry_gain, first, work = _savings_run(
-            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1, ws
+            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1, ws, defer
         )
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         if first > 0:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws, defer
             )
             if o_gain.sum() >= entry_gain.sum():
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
         occ, entry_len, entry_src, entry_gain = _search_step(
-            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search
+            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search, defer
         )
     if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN
@@ -346,7 +348,10 @@ def _program(s, strategy, first_symbol, pool, max_len, max_rounds, search, hiera
         m = def_off.shape[0] - 1
         if m >= pool or body.shape[0] < 4:
             break
-        occ, entry_len, entry_src, entry_gain = _select(body, strategy, max_len, pool - m, max_rounds, search)
+        # Flat parses defer a prefix to its longer extensions; nested ones keep it to nest them later.
+        occ, entry_len, entry_src, entry_gain = _select(
+            body, strategy, max_len, pool - m, max_rounds, search, not hierarchical
+        )
         if entry_len.shape[0] == 0:
             break
         new_vals, new_off, body = _apply(body, occ, entry_len, entry_src, first_symbol + m)

@@ -306,9 +306,10 @@ def _compact_length(bits, n):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap):
+def _savings_select(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, defer=True):
     """:func:`_savings_run` with a scratch space of its own."""
-    return _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, _workspace(s.shape[0]))
+    ws = _workspace(s.shape[0])
+    return _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, ws, defer)
 
 
 #: Occurrences (overlapping ones included) a repeat needs to be placed in a long-repeat phase (min length > 2).
@@ -337,7 +338,7 @@ def _workspace(n):
 
 
 @njit(**JIT_OPTIONS)
-def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, ws):
+def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, ws, defer=True):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 
     Each round builds the suffix array of the record with replaced runs
@@ -359,7 +360,9 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     such as a newline and ``2010/04/`` before the day on every line of a CSV
     column, would otherwise win on gain alone and block all of them: the
     greedy's largest loss against the exact optimum on the JSON/CSV corpus
-    (benchmarks/results/ilp_gap.md).
+    (benchmarks/results/ilp_gap.md). ``defer=False`` turns this off: for
+    hierarchical dictionaries, where the prefix taken first nests into its
+    extensions later, the plain order saves more.
 
     ``sa0`` is the record's suffix array (as :func:`_repeat_suffix_array`
     gives it) and ``iv0`` its LCP intervals of length >= 2: every run over
@@ -415,6 +418,7 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
             spent,
             work_cap,
             ws,
+            defer,
         )
         if tier == 0:
             first_phase = m
@@ -442,6 +446,7 @@ def _savings_tier(
     spent,
     work_cap,
     ws,
+    defer,
 ):
     """Rounds of the savings greedy restricted to candidates of length >= ``min_len``; returns the entry count."""
     rounds = 0
@@ -613,7 +618,7 @@ def _savings_tier(
                 dead[c] = True
                 fallback = -1
                 continue
-            if not deferred[c] and length == ell[c] and first_child[c] >= 0:
+            if defer and not deferred[c] and length == ell[c] and first_child[c] >= 0:
                 # A short repeat can win on gain while its right extensions (the interval's
                 # children, a partition of its occurrences) save more together: a date prefix
                 # taken once blocks the full dates. Then the children go first, and this one

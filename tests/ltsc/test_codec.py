@@ -343,6 +343,29 @@ def test_search_zero_skips_the_local_search():
     assert len(Codec(base_id=B, search=1).compress(s)) == 34
 
 
+def test_flat_parse_defers_a_shared_prefix_and_a_nested_one_keeps_it():
+    """``1 2 3`` starts 18 lines, each ending in one of 6 two-token tails (3 times each) and a unique id.
+
+    Flat, the prefix alone gains 2 * 18 - 4 = 32 but the six whole lines gain 6 * (4 * 3 - 6) = 36, so the
+    savings greedy defers the prefix to them: 108 - 36 + 2 = 74 tokens. Nested, the prefix is taken first
+    and the six lines become ``<prefix> tail`` (6 * (2 * 3 - 4) = 12 more): 108 - 44 + 2 = 66 tokens.
+    """
+    s = [v for i in range(18) for v in (1, 2, 3, 10 + 2 * (i % 6), 11 + 2 * (i % 6), 100 + i)]
+    lines = sorted([1, 2, 3, 10 + 2 * j, 11 + 2 * j] for j in range(6))
+    for strategy in ("savings", "best"):
+        flat = Codec(base_id=B, strategy=strategy)
+        out = flat.compress(s)
+        assert len(out) == 74
+        assert sorted(e.definition.tolist() for e in flat.dictionary(out)) == lines
+        nested = Codec(base_id=B, strategy=strategy, hierarchical=True)
+        out = nested.compress(s)
+        assert len(out) == 66
+        entries = nested.dictionary(out)
+        assert entries[0].definition.tolist() == [1, 2, 3]
+        assert sorted(e.expansion.tolist() for e in entries[1:]) == lines
+        assert nested.decompress(out).tolist() == s
+
+
 def test_hierarchical_definitions_nest_and_only_look_back():
     rng = np.random.default_rng(4)
     word = [rng.integers(0, B, 3).tolist() for _ in range(6)]
