@@ -320,3 +320,20 @@ def test_savings_defers_a_shared_prefix_to_its_extensions():
     assert sorted(s[p + 3] for p in entry_src) == [10, 12, 14, 16, 18, 20]
     for e in range(6):
         assert np.flatnonzero(occ == e).tolist() == [6 * (entry_src[e] // 6 + 6 * k) for k in range(3)]
+
+
+def test_the_long_phase_takes_a_long_repeat_whole_while_one_phase_defers_it():
+    """A 10-token repeat R ends 6 lines, each R + one of 2 three-token tails + a unique id.
+
+    R gains 9 * 6 - 11 = 43, each whole line 12 * 3 - 14 = 22. One phase defers R to the two lines (44 > 43) and the
+    tails go with them: 44. The long phase takes R whole, and phase two then finds the tails (2 * 3 - 4 = 2 each): 47.
+    """
+    r = list(range(1, 11))
+    tails = [[20, 21, 22], [30, 31, 32]]
+    arr = np.array([v for i in range(6) for v in r + tails[i % 2] + [100 + i]], np.int64)
+    sa, iv = _suffix_data(arr)
+    _, entry_len, _, entry_gain, first, _ = _savings_select(arr, 0, 64, 1, sa, iv, TIERS, NO_BAN, -1)
+    assert (entry_len.tolist(), entry_gain.tolist(), first) == ([13, 13], [22, 22], 2)
+    tiers = np.array([8, 2], np.int64)
+    _, entry_len, _, entry_gain, first, _ = _savings_select(arr, 0, 64, 1, sa, iv, tiers, NO_BAN, -1)
+    assert (entry_len.tolist(), entry_gain.tolist(), first) == ([10, 3, 3], [43, 2, 2], 1)
