@@ -508,7 +508,9 @@ def _savings_tier(
         quick[:] = -1
         dead[:] = False
         deferred[:] = False
-        _interval_children(lb, rb, first_child, next_sibling, child_buf)
+        defer_here = defer and min_len <= 2  # a long-repeat phase takes its repeats whole (see _savings_run)
+        if defer_here:
+            _interval_children(lb, rb, first_child, next_sibling, child_buf)
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
         size = 0
         for c in range(ncand):
@@ -623,7 +625,7 @@ def _savings_tier(
                 dead[c] = True
                 fallback = -1
                 continue
-            if defer and min_len <= 2 and not deferred[c] and length == ell[c] and first_child[c] >= 0:
+            if defer_here and not deferred[c] and length == ell[c] and first_child[c] >= 0:
                 # A short repeat can win on gain while its right extensions (the interval's
                 # children, a partition of its occurrences) save more together: a date prefix
                 # taken once blocks the full dates. Then the children go first, and this one
