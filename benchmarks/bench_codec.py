@@ -58,7 +58,7 @@ import numba  # noqa: E402
 from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, code_version  # noqa: E402
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
-from numba_kernels.codec import _search_step  # noqa: E402
+from numba_kernels.codec import _refined, _search_step  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select, _workspace  # noqa: E402
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
 
@@ -189,12 +189,14 @@ STAGES = (
     "lcp_intervals",
     "savings_select",
     "savings_select_2phase",
+    "refine",
     "search_step",
     "paper_select",
 )
 #: The stages strategy "best" runs, in order (the suffix and LCP arrays and their intervals once, shared by every
-#: run; search_step re-runs the better savings parse's greedy with its largest entry's region banned).
-BEST_STAGES = ("sa_lcp", "lcp_intervals", "savings_select", "savings_select_2phase", "search_step")
+#: run; refine dissolves entries of both savings parses; search_step re-runs the better savings parse's greedy
+#: with its largest entry's region banned, and refines that parse too).
+BEST_STAGES = ("sa_lcp", "lcp_intervals", "savings_select", "savings_select_2phase", "refine", "search_step")
 ONE_PHASE = np.array([2], np.int64)
 TWO_PHASES = np.array([8, 2], np.int64)
 NO_BAN = np.zeros(0, np.int64)
@@ -228,12 +230,17 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
         two = _savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1)
         one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, -1)
         parse, tiers = (one, ONE_PHASE) if one[3].sum() >= two[3].sum() else (two, TWO_PHASES)
-        starts.append((r, sa, iv, tiers, *parse[:4], parse[5]))
+        refined = _refined(r, parse[0].copy(), *parse[1:4], 4096)
+        starts.append((r, sa, iv, tiers, *parse[:4], parse[5], refined, one, two))
+    clock.measure(
+        f"stage/{key}/refine",
+        lambda: [[_refined(r, p[0].copy(), p[1], p[2], p[3], 4096) for p in (one, two)] for r, *_, one, two in starts],
+    )
     clock.measure(
         f"stage/{key}/search_step",
         lambda: [
-            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]), 1)
-            for r, sa, iv, t, o, el, es, eg, wk in starts
+            _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]), 1, True, b)
+            for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
         ],
     )
     clock.measure(
@@ -497,9 +504,10 @@ def main(argv: list[str] | None = None) -> int:
         "unlimited and one suffix-array round per phase, paper with max_len 8). sa_lcp is the suffix and LCP arrays "
         "over the positions that can be in a repeat, lcp_intervals their repeats; both are built once per record "
         "and shared by every run. savings_select_2phase places repeats of 8+ tokens first (and rebuilds the suffix "
-        "array for its second phase when the first replaced a quarter of the record). search_step is the local "
+        "array for its second phase when the first replaced a quarter of the record). refine dissolves the entries "
+        "of both parses that their own pieces serve better (numba_kernels/refine.py). search_step is the local "
         "search 'best' runs from the better of the two: the greedy again with the region of its largest entry "
-        "banned. 'best' runs sa_lcp + lcp_intervals + both savings_select + search_step (the "
+        "banned, refined too. 'best' runs sa_lcp + lcp_intervals + both savings_select + refine + search_step (the "
         "one-phase run is skipped when the long-repeat phase took nothing); sum adds all of those, and the rest of "
         "the codec's time is the int64 copy, the pool cut and serialization (paper_select is the paper strategy's "
         "selection, not part of 'best'):\n"

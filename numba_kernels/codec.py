@@ -15,6 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.refine import _dissolve
 from numba_kernels.select import _paper_select, _savings_run, _workspace
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
@@ -108,11 +109,22 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
     return occ, entry_len[keep], entry_src[keep], entry_gain[keep]
 
 
+#: Bound on the refinement's work per record token (``numba_kernels.refine``), so that
+#: degenerate records cannot make it the expensive part.
+_DISSOLVE_WORK = 16
+
+
+@njit(**JIT_OPTIONS)
+def _refined(w, occ, entry_len, entry_src, entry_gain, pool):
+    """A savings parse after :func:`numba_kernels.refine._dissolve`, with its work bounded by the record's length."""
+    return _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, _DISSOLVE_WORK * w.shape[0] + 4096)
+
+
 @njit(**JIT_OPTIONS)
 def _search_step(
-    w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, width, defer=True
+    w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, width, defer, best
 ):
-    """Local search around a savings parse; returns the best of it and the new ones.
+    """Local search around a savings parse; returns the best of ``best`` and the new parses, refined.
 
     The greedy's costliest mistakes are its first, biggest picks: a long
     repeat used 3 times can block pieces of it that would be used 4 times,
@@ -122,9 +134,12 @@ def _search_step(
     better parse, recovers much of that (benchmarks/results/ilp_gap.md).
     The ``width`` entries of largest gain are tried in turn (ties: the
     earlier entry), each ban applied to the original parse, at the price of
-    one more run each, bounded by the first run's ``work``.
+    one more run each, bounded by the first run's ``work``. ``occ`` ..
+    ``entry_gain`` is the plain greedy parse the bans come from, ``best``
+    the best refined parse so far (:func:`_refined`); each new parse is
+    refined before it is compared.
     """
-    r_occ, r_len, r_src, r_gain = occ, entry_len, entry_src, entry_gain
+    r_occ, r_len, r_src, r_gain = best
     order = np.argsort(-entry_gain, kind="mergesort")
     banned = np.zeros(w.shape[0] + 1, np.int64)  # prefix count of the positions the banned entry covers
     for t in range(min(width, order.shape[0])):
@@ -139,7 +154,10 @@ def _search_step(
         b_occ, b_len, b_src, b_gain, _, b_work = _savings_run(
             w, max_len, pool, max_rounds, sa, iv, tiers, banned, 2 * work + w.shape[0], ws, defer
         )
-        if b_work >= 0 and b_gain.sum() > r_gain.sum():
+        if b_work < 0:
+            continue
+        b_occ, b_len, b_src, b_gain = _refined(w, b_occ, b_len, b_src, b_gain, pool)
+        if b_gain.sum() > r_gain.sum():
             r_occ, r_len, r_src, r_gain = b_occ, b_len, b_src, b_gain
     return r_occ, r_len, r_src, r_gain
 
@@ -171,7 +189,10 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     column, which the paper's longest-first order takes whole), the savings
     greedy now defers the prefix to its right extensions (``_savings_tier``),
     and the paper's parse added 0.02 points on the benchmark corpora for 13%
-    of the time. ``defer``: that deferral (off for hierarchical passes).
+    of the time. Every parse ``best`` compares is refined first
+    (:func:`_refined`: entries better served by their own pieces are
+    dissolved), and the search still bans the entries of the plain greedy
+    parse. ``defer``: that deferral (off for hierarchical passes).
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int32)
@@ -192,6 +213,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         occ, entry_len, entry_src, entry_gain, first, work = _savings_run(
             w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1, ws, defer
         )
+        best = _refined(w, occ.copy(), entry_len, entry_src, entry_gain, pool)
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
@@ -199,11 +221,29 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
                 w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws, defer
             )
-            if o_gain.sum() >= entry_gain.sum():
+            o_best = _refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)
+            if o_gain.sum() >= entry_gain.sum():  # the search starts from the better greedy parse
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
                 tiers = _SAVINGS_TIERS
+            if o_best[3].sum() >= best[3].sum():
+                best = o_best
         occ, entry_len, entry_src, entry_gain = _search_step(
-            w, max_len, pool, max_rounds, sa, iv, tiers, occ, entry_len, entry_src, entry_gain, work, ws, search, defer
+            w,
+            max_len,
+            pool,
+            max_rounds,
+            sa,
+            iv,
+            tiers,
+            occ,
+            entry_len,
+            entry_src,
+            entry_gain,
+            work,
+            ws,
+            search,
+            defer,
+            best,
         )
     if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

@@ -124,6 +124,83 @@ def savings_exhaustive(s: list[int], max_len: int, pool: int) -> list[tuple[tupl
     return entries
 
 
+def dissolve(s: list[int], entries: list[tuple[int, list[int]]], pool: int) -> list[tuple[int, list[int]]]:
+    """Dissolve entries of a flat parse that other entries and new gap entries serve better.
+
+    ``entries`` are ``(length, sorted start positions)``; the result has the same form
+    (the entries kept in their order, then the new ones). Each original entry,
+    in order, used K >= 2 times, has its definition D re-parsed by an exhaustive
+    dynamic program over its positions i: a plain token (value unchanged), a gap
+    [j, i) of g tokens that pays as a new entry, (g - 1) * K - (g + 1) > 0 (value
+    (g - 1) * K - (g + 1)), or another live entry ending at i (value K * (len - 1)).
+    Ties keep the first of: plain token, the gap with the smallest j, entries by
+    ascending length. When the best value beats D's own gain (L - 1) * K - (L + 1),
+    every occurrence of D is rewritten that way (equal gaps share one new entry,
+    an existing entry with the gap's text is reused), unless more than ``pool``
+    entries, or more than 2 * m + 16 ever, would exist.
+    """
+    text = lambda length, p: tuple(s[p : p + length])  # noqa: E731
+    ents = [[length, list(starts), True] for length, starts in entries]  # length, starts, live
+    m = len(ents)
+    for e in range(m):
+        length, starts, _ = ents[e]
+        k = len(starts)
+        if k < 2:
+            continue
+        d = text(length, starts[0])
+        live = [j for j in range(len(ents)) if ents[j][2] and j != e]
+        by_text = {}
+        for j in live:
+            by_text.setdefault(text(ents[j][0], ents[j][1][0]), j)
+        lengths = sorted({ents[j][0] for j in live} | {length})
+        f = [0] * (length + 1)
+        how: list = [None] * (length + 1)
+        for i in range(1, length + 1):
+            f[i], how[i] = f[i - 1], None
+            gaps = [(f[j] + (i - j - 1) * k - (i - j + 1), j) for j in range(i) if (i - j - 1) * k - (i - j + 1) > 0]
+            if gaps:
+                value = max(v for v, _ in gaps)
+                j = min(j for v, j in gaps if v == value)
+                if value > f[i]:
+                    f[i], how[i] = value, ("gap", j, i)
+            for piece in lengths:
+                if piece > i:
+                    break
+                a = by_text.get(d[i - piece : i])
+                if a is not None and f[i - piece] + k * (piece - 1) > f[i]:
+                    f[i], how[i] = f[i - piece] + k * (piece - 1), ("entry", i - piece, a)
+        if f[length] <= (length - 1) * k - (length + 1):
+            continue
+        parts = []
+        i = length
+        while i > 0:
+            if how[i] is None:
+                i -= 1
+            else:
+                parts.append(how[i])
+                i = how[i][1]
+        parts.reverse()
+        gaps = sum(part[0] == "gap" for part in parts)
+        live_count = sum(x[2] for x in ents)
+        if live_count - 1 + gaps > pool or len(ents) + gaps > 2 * m + 16:
+            continue
+        ents[e][2] = False
+        for part in parts:
+            at = part[1]
+            if part[0] == "entry":
+                a = part[2]
+            else:
+                end = part[2]
+                same = [j for j in range(len(ents)) if ents[j][2] and text(ents[j][0], ents[j][1][0]) == d[at:end]]
+                if same:
+                    a = same[0]
+                else:
+                    a = len(ents)
+                    ents.append([end - at, [], True])
+            ents[a][1] = sorted(ents[a][1] + [p + at for p in starts])
+    return [(length, starts) for length, starts, live in ents if live]
+
+
 def serialize(s: list[int], entries, meta_ids: list[int], base: int) -> list[int]:
     """Format v1 from a selection: dictionary in entry order, then the body."""
     if sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in entries) <= 2:
