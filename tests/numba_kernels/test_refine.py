@@ -26,18 +26,21 @@ def _entries_of(occ, entry_len) -> list[tuple[int, list[int]]]:
     return [(int(entry_len[e]), np.flatnonzero(occ == e).tolist()) for e in range(len(entry_len))]
 
 
+def _split_case():
+    """H (3 tokens) + R (17 tokens) as one entry used twice, H alone 4 more times: ``(s, entries, parse)``."""
+    h, rest = [1, 2, 3], list(range(10, 27))
+    s = h + rest + [90] + h + [91] + h + [92] + h + rest + [93] + h + [94] + h
+    before = [(20, [0, 26]), (3, [21, 25, 47, 51])]
+    return s, before, _parse_of(before, len(s))
+
+
 def test_a_long_entry_splits_at_a_piece_used_more_often():
     """The html case: 'H' (3 tokens) is used 4 times alone and twice at the head of a 20-token entry.
 
     Splitting the long entry into H + its 17-token rest: H saves 2 per use instead of 3 inside the long
     entry (-2 over its 2 uses), the definition gets 3 tokens shorter (+3): one token in total.
     """
-    h = [1, 2, 3]
-    rest = list(range(10, 27))
-    s = h + rest + [90] + h + [91] + h + [92] + h + rest + [93] + h + [94] + h
-    n = len(s)
-    before = [(20, [0, 26]), (3, [21, 25, 47, 51])]
-    occ, lengths, src, gain = _parse_of(before, n)
+    s, _, (occ, lengths, src, gain) = _split_case()
     occ, lengths, src, gain = _dissolve(np.array(s, np.int64), occ, lengths, src, gain, 64, -1)
     assert _entries_of(occ, lengths) == [(3, [0, 21, 25, 26, 47, 51]), (17, [3, 29])]
     assert src.tolist() == [0, 3]
@@ -59,24 +62,17 @@ def test_an_entry_no_piece_serves_better_is_kept():
 
 def test_no_room_in_the_pool_means_no_new_entry():
     """Dissolving E into an entry and a new gap entry needs one more slot than E frees."""
-    h = [1, 2, 3]
-    rest = list(range(10, 27))
-    s = h + rest + [90] + h + [91] + h + [92] + h + rest + [93] + h + [94] + h
-    before = [(20, [0, 26]), (3, [21, 25, 47, 51])]
-    occ, lengths, src, gain = _parse_of(before, len(s))
+    s, before, (occ, lengths, src, gain) = _split_case()
     out = _dissolve(np.array(s, np.int64), occ, lengths, src, gain, 2, -1)
     assert _entries_of(out[0], out[1]) == [(3, [0, 21, 25, 26, 47, 51]), (17, [3, 29])]  # 2 live: fits
-    occ, lengths, src, gain = _parse_of(before, len(s))
+    _, _, (occ, lengths, src, gain) = _split_case()
     out = _dissolve(np.array(s, np.int64), occ, lengths, src, gain, 1, -1)
     assert _entries_of(out[0], out[1]) == before
 
 
 def test_a_zero_budget_leaves_the_parse_alone():
-    h = [1, 2, 3]
-    rest = list(range(10, 27))
-    s = h + rest + [90] + h + [91] + h + [92] + h + rest + [93] + h + [94] + h
-    before = [(20, [0, 26]), (3, [21, 25, 47, 51])]
-    occ, lengths, src, gain = _parse_of(before, len(s))
+    """Past its work budget the refinement stops and leaves the remaining entries as they were."""
+    s, before, (occ, lengths, src, gain) = _split_case()
     out = _dissolve(np.array(s, np.int64), occ, lengths, src, gain, 64, 0)
     assert _entries_of(out[0], out[1]) == before
 
