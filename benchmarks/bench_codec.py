@@ -59,6 +59,7 @@ from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, cod
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.codec import _refined, _search_step  # noqa: E402
+from numba_kernels.refine import _with_run_family  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select, _workspace  # noqa: E402
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
 
@@ -191,12 +192,22 @@ STAGES = (
     "savings_select_2phase",
     "refine",
     "search_step",
+    "run_family",
     "paper_select",
 )
 #: The stages strategy "best" runs, in order (the suffix and LCP arrays and their intervals once, shared by every
 #: run; refine dissolves entries of both savings parses; search_step re-runs the better savings parse's greedy
-#: with its largest entry's region banned, and refines that parse too).
-BEST_STAGES = ("sa_lcp", "lcp_intervals", "savings_select", "savings_select_2phase", "refine", "search_step")
+#: with its largest entry's region banned, and refines that parse too; run_family re-chooses the run entries of the
+#: final parse).
+BEST_STAGES = (
+    "sa_lcp",
+    "lcp_intervals",
+    "savings_select",
+    "savings_select_2phase",
+    "refine",
+    "search_step",
+    "run_family",
+)
 ONE_PHASE = np.array([2], np.int64)
 TWO_PHASES = np.array([8, 2], np.int64)
 NO_BAN = np.zeros(0, np.int64)
@@ -240,6 +251,14 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
         f"stage/{key}/search_step",
         lambda: [
             _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]), 1, True, b)
+            for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
+        ],
+    )
+    # The run-family pass runs once, on the final parse; timed here on the refined better parse.
+    clock.measure(
+        f"stage/{key}/run_family",
+        lambda: [
+            _with_run_family(r, b[0].copy(), b[1], b[2], b[3], 4096, 16 * r.shape[0] + 4096)
             for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
         ],
     )
@@ -507,7 +526,9 @@ def main(argv: list[str] | None = None) -> int:
         "array for its second phase when the first replaced a quarter of the record). refine dissolves the entries "
         "of both parses that their own pieces serve better (numba_kernels/refine.py). search_step is the local "
         "search 'best' runs from the better of the two: the greedy again with the region of its largest entry "
-        "banned, refined too. 'best' runs sa_lcp + lcp_intervals + both savings_select + refine + search_step (the "
+        "banned, refined too. run_family re-chooses the final parse's entries for runs of one token together and "
+        "re-places the dictionary (timed on the refined better parse). 'best' runs sa_lcp + lcp_intervals + both "
+        "savings_select + refine + search_step + run_family (the "
         "one-phase run is skipped when the long-repeat phase took nothing); sum adds all of those, and the rest of "
         "the codec's time is the int64 copy, the pool cut and serialization (paper_select is the paper strategy's "
         "selection, not part of 'best'):\n"

@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.refine import _dissolve
+from numba_kernels.refine import _dissolve, _with_run_family
 from numba_kernels.select import _paper_select, _savings_run, _workspace
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
@@ -192,7 +192,9 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     of the time. Every parse ``best`` compares is refined first
     (:func:`_refined`: entries better served by their own pieces are
     dissolved), and the search still bans the entries of the plain greedy
-    parse. ``defer``: that deferral (off for hierarchical passes).
+    parse. The final parse then gets its entries for runs of one token
+    (indentation) re-chosen together (:func:`numba_kernels.refine._with_run_family`,
+    kept when it saves more). ``defer``: that deferral (off for hierarchical passes).
     """
     sa, lcp = _repeat_suffix_array(w)
     occ = np.full(0, -1, np.int32)
@@ -244,6 +246,9 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
             search,
             defer,
             best,
+        )
+        occ, entry_len, entry_src, entry_gain = _with_run_family(
+            w, occ, entry_len, entry_src, entry_gain, pool, _DISSOLVE_WORK * w.shape[0] + 4096
         )
     if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

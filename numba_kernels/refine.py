@@ -17,6 +17,18 @@ saves ``(g - 1) * K - (g + 1)``. When that beats ``D``'s own gain, every
 occurrence of ``D`` is rewritten that way and ``D`` leaves the dictionary.
 The parse stays flat and valid and its total gain strictly grows with every
 move; occurrences elsewhere in the record are untouched.
+
+:func:`_with_run_family` targets what is left on source code: indentation.
+GPT-2 splits it into one token per space, so every indentation level is a
+run of one token after a newline. The greedy takes the most frequent run
+lengths one at a time (11 spaces, then 4); the exact optimum covers every
+level with a few shared pieces (newline + 3, newline + 7 and an 8-space block
+cover levels of 3, 7, 11 and 15). Here the entries for runs of the record's
+most run-heavy token are chosen together, by local search over the record's
+histogram of (token before the run, run length) with an exact knapsack
+objective (:func:`_family_value`), replace the parse's own run entries, and
+the whole dictionary is re-placed optimally (:func:`_reparse`); the result
+is kept when it saves more.
 """
 
 from __future__ import annotations
@@ -296,3 +308,432 @@ def _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, budget):
         if occ[p] >= 0:
             occ[p] = new_index[occ[p]]
     return occ, out_len, out_src, out_gain
+
+
+# --------------------------------------------------------------------------------------
+# Re-placing a fixed dictionary, and choosing the entries for runs of one token together
+# --------------------------------------------------------------------------------------
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _pair_slot(a, b, mask):
+    """Hash-table slot of a pair of tokens."""
+    x = ((_U(a) << _U(32)) ^ _U(b & 0xFFFFFFFF)) * _MUL
+    return np.int64((x >> _U(32)) & _U(mask))
+
+
+@njit(**JIT_OPTIONS)
+def _reparse(w, entry_len, entry_src, budget):
+    """The optimal placement of a fixed flat dictionary over ``w``, dropping entries until all pay.
+
+    A DP over the positions, right to left: at each, no entry or any entry
+    whose text starts there (found by its first two tokens, then compared),
+    maximizing the tokens saved ``len - 1`` per occurrence (ties: no entry, then
+    the earlier entry). Entries whose uses then do not pay leave and the DP
+    runs again. Each entry's source becomes its first placed occurrence.
+
+    Returns:
+        ``(occ, entry_len, entry_src, entry_gain, ok)``; ``ok`` is False (and
+        the rest meaningless) when ``budget`` (token comparisons, -1: none) ran out.
+    """
+    m = entry_len.shape[0]
+    n = w.shape[0]
+    occ = np.full(n, -1, np.int32)
+    live = np.ones(m, np.bool_)
+    mask = 1
+    while mask < 2 * m + 2:
+        mask <<= 1
+    key_a = np.full(mask, -1, np.int64)
+    key_b = np.full(mask, -1, np.int64)
+    slot_count = np.zeros(mask, np.int64)
+    mask -= 1
+    entry_slot = np.empty(m, np.int64)
+    for j in range(m):
+        a = w[entry_src[j]]
+        b = w[entry_src[j] + 1]
+        k = _pair_slot(a, b, mask)
+        while key_a[k] >= 0 and not (key_a[k] == a and key_b[k] == b):
+            k = (k + 1) & mask
+        key_a[k] = a
+        key_b[k] = b
+        slot_count[k] += 1
+        entry_slot[j] = k
+    start = np.zeros(mask + 2, np.int64)
+    for k in range(mask + 1):
+        start[k + 1] = start[k] + slot_count[k]
+    fill = start[:-1].copy()
+    bucket = np.empty(m, np.int64)
+    for j in range(m):
+        bucket[fill[entry_slot[j]]] = j
+        fill[entry_slot[j]] += 1
+    # Prefix hashes of the record and of each entry: a text comparison only for a hash match.
+    longest = 2
+    for j in range(m):
+        longest = max(longest, entry_len[j])
+    power = np.empty(longest + 1, np.uint64)
+    power[0] = _U(1)
+    for i in range(longest):
+        power[i + 1] = power[i] * _MUL
+    prefix = np.empty(n + 1, np.uint64)
+    _prefix_hashes(w, 0, n, prefix)
+    ehash = np.empty(m, np.uint64)
+    for j in range(m):
+        ehash[j] = prefix[entry_src[j] + entry_len[j]] - prefix[entry_src[j]] * power[entry_len[j]]
+    f = np.empty(n + 1, np.int64)
+    choice = np.empty(n + 1, np.int32)
+    uses = np.zeros(m, np.int64)
+    spent = 0
+    while True:
+        f[n] = 0
+        choice[n] = -1
+        if n > 0:
+            f[n - 1] = 0
+            choice[n - 1] = -1
+        for i in range(n - 2, -1, -1):
+            f[i] = f[i + 1]
+            choice[i] = -1
+            a = w[i]
+            b = w[i + 1]
+            k = _pair_slot(a, b, mask)
+            while key_a[k] >= 0 and not (key_a[k] == a and key_b[k] == b):
+                k = (k + 1) & mask
+            if key_a[k] < 0:
+                continue
+            for t in range(start[k], start[k + 1]):
+                j = bucket[t]
+                length = entry_len[j]
+                if not live[j] or i + length > n:
+                    continue
+                if length - 1 + f[i + length] <= f[i]:
+                    continue
+                if prefix[i + length] - prefix[i] * power[length] != ehash[j]:
+                    continue
+                spent += length
+                if _same(w, i, entry_src[j], length):
+                    f[i] = length - 1 + f[i + length]
+                    choice[i] = j
+        if 0 <= budget < spent:
+            return occ, entry_len, entry_src, entry_len, False
+        uses[:] = 0
+        i = 0
+        while i < n:
+            if choice[i] >= 0:
+                uses[choice[i]] += 1
+                i += entry_len[choice[i]]
+            else:
+                i += 1
+        pruned = False
+        for j in range(m):
+            if live[j] and (entry_len[j] - 1) * uses[j] <= entry_len[j] + 1:
+                live[j] = False
+                pruned = True
+        if not pruned:
+            break
+    new_index = _kept_index_of(live)
+    k = 0
+    for j in range(m):
+        k += live[j]
+    out_len = np.empty(k, np.int64)
+    out_src = np.full(k, -1, np.int64)
+    out_gain = np.empty(k, np.int64)
+    i = 0
+    while i < n:
+        j = choice[i]
+        if j >= 0:
+            e = new_index[j]
+            occ[i] = e
+            if out_src[e] < 0:
+                out_src[e] = i
+            i += entry_len[j]
+        else:
+            i += 1
+    for j in range(m):
+        if live[j]:
+            e = new_index[j]
+            out_len[e] = entry_len[j]
+            out_gain[e] = (entry_len[j] - 1) * uses[j] - (entry_len[j] + 1)
+    return occ, out_len, out_src, out_gain, True
+
+
+@njit(**JIT_OPTIONS)
+def _kept_index_of(keep):
+    """New index of each kept entry (order preserved), -1 for dropped ones."""
+    out = np.full(keep.shape[0], -1, np.int64)
+    k = 0
+    for j in range(keep.shape[0]):
+        if keep[j]:
+            out[j] = k
+            k += 1
+    return out
+
+
+#: Longest run entry considered (tokens of the run itself); longer runs count as this long in the objective.
+_RUN_MAX = 32
+#: Most frequent tokens before a run whose "token + run" entries are candidates (a newline before indentation).
+_RUN_PREFIXES = 2
+#: Bound on the add/remove steps of the family's local search.
+_RUN_STEPS = 12
+
+
+@njit(**JIT_OPTIONS)
+def _run_token(w):
+    """The token with the most positions in runs of two or more of itself (ties: the smaller id), and that count."""
+    n = w.shape[0]
+    ids = np.empty(n, np.int64)
+    k = 0
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and w[j] == w[i]:
+            j += 1
+        if j - i >= 2:
+            ids[k : k + j - i] = w[i]
+            k += j - i
+        i = j
+    best = -1
+    best_count = 0
+    if k == 0:
+        return best, best_count
+    ids = np.sort(ids[:k])
+    i = 0
+    while i < k:
+        j = i
+        while j < k and ids[j] == ids[i]:
+            j += 1
+        if j - i > best_count:
+            best_count = j - i
+            best = ids[i]
+        i = j
+    return best, best_count
+
+
+@njit(**JIT_OPTIONS)
+def _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked):
+    """Tokens the chosen run entries save over the run histogram, minus their definitions.
+
+    Pure entries ``t * k`` tile a run by an unbounded knapsack (``best[x]``: most
+    saved in ``x`` run tokens); a "prefix + t * k" entry can only start a run
+    preceded by its prefix class. ``picked`` is scratch for the chosen indices.
+    """
+    n_pure = pure.shape[0]
+    cost = 0
+    n_picked = 0
+    for e in range(n_pure):
+        if chosen[e]:
+            picked[n_picked] = pure[e]
+            n_picked += 1
+            cost += 1 + pure[e]
+    best[0] = 0
+    for x in range(1, best.shape[0]):
+        v = best[x - 1]
+        for q in range(n_picked):
+            k = picked[q]
+            if k <= x and best[x - k] + k - 1 > v:
+                v = best[x - k] + k - 1
+        best[x] = v
+    n_picked = 0
+    for e in range(pre_len.shape[0]):
+        if chosen[n_pure + e]:
+            picked[n_picked] = e
+            n_picked += 1
+            cost += 2 + pre_len[e]
+    total = 0
+    for p in range(pat_r.shape[0]):
+        r = pat_r[p]
+        v = best[r]
+        c = pat_cls[p]
+        if c >= 0:
+            for q in range(n_picked):
+                e = picked[q]
+                k = pre_len[e]
+                if pre_cls[e] == c and k <= r and k + best[r - k] > v:
+                    v = k + best[r - k]
+        total += pat_count[p] * v
+    return total - cost
+
+
+@njit(**JIT_OPTIONS)
+def _run_family(w, t):
+    """Run entries for token ``t`` chosen together by local search over the record's run histogram.
+
+    Returns:
+        ``(lengths, sources)`` of the chosen entries (``t * k`` or one prefix token + ``t * k``).
+    """
+    n = w.shape[0]
+    # Maximal runs of t, with the token before each.
+    run_start = np.empty(n, np.int64)
+    run_len = np.empty(n, np.int64)
+    runs = 0
+    i = 0
+    while i < n:
+        if w[i] == t:
+            j = i
+            while j < n and w[j] == t:
+                j += 1
+            run_start[runs] = i
+            run_len[runs] = j - i
+            runs += 1
+            i = j
+        else:
+            i += 1
+    # The most frequent tokens before runs of two or more (ties: the smaller id).
+    before = np.empty(runs, np.int64)
+    nb = 0
+    for q in range(runs):
+        if run_start[q] > 0 and run_len[q] >= 2:
+            before[nb] = w[run_start[q] - 1]
+            nb += 1
+    before = np.sort(before[:nb])
+    prefixes = np.full(_RUN_PREFIXES, -1, np.int64)
+    counts = np.zeros(_RUN_PREFIXES, np.int64)
+    i = 0
+    while i < nb:
+        j = i
+        while j < nb and before[j] == before[i]:
+            j += 1
+        c = j - i
+        for s in range(_RUN_PREFIXES):
+            if c > counts[s]:
+                for u in range(_RUN_PREFIXES - 1, s, -1):
+                    counts[u] = counts[u - 1]
+                    prefixes[u] = prefixes[u - 1]
+                counts[s] = c
+                prefixes[s] = before[i]
+                break
+        i = j
+    # Histogram of (prefix class, run length), and where each candidate entry occurs first.
+    hist = np.zeros((_RUN_PREFIXES + 1, _RUN_MAX + 1), np.int64)
+    pure_at = np.full(_RUN_MAX + 1, -1, np.int64)
+    pre_at = np.full((_RUN_PREFIXES, _RUN_MAX + 1), -1, np.int64)
+    for q in range(runs):
+        r = min(run_len[q], _RUN_MAX)
+        c = -1
+        if run_start[q] > 0:
+            for s in range(_RUN_PREFIXES):
+                if prefixes[s] >= 0 and w[run_start[q] - 1] == prefixes[s]:
+                    c = s
+        hist[c + 1, r] += 1
+        for k in range(2, r + 1):
+            if pure_at[k] < 0:
+                pure_at[k] = run_start[q]
+        if c >= 0:
+            for k in range(1, r + 1):
+                if pre_at[c, k] < 0:
+                    pre_at[c, k] = run_start[q] - 1
+    n_pat = 0
+    for c in range(_RUN_PREFIXES + 1):
+        for r in range(1, _RUN_MAX + 1):
+            n_pat += hist[c, r] > 0
+    pat_cls = np.empty(n_pat, np.int64)
+    pat_r = np.empty(n_pat, np.int64)
+    pat_count = np.empty(n_pat, np.int64)
+    p = 0
+    for c in range(_RUN_PREFIXES + 1):
+        for r in range(1, _RUN_MAX + 1):
+            if hist[c, r] > 0:
+                pat_cls[p] = c - 1
+                pat_r[p] = r
+                pat_count[p] = hist[c, r]
+                p += 1
+    n_pure = 0
+    for k in range(2, _RUN_MAX + 1):
+        n_pure += pure_at[k] >= 0
+    pure = np.empty(n_pure, np.int64)
+    p = 0
+    for k in range(2, _RUN_MAX + 1):
+        if pure_at[k] >= 0:
+            pure[p] = k
+            p += 1
+    n_pre = 0
+    for c in range(_RUN_PREFIXES):
+        for k in range(1, _RUN_MAX + 1):
+            n_pre += pre_at[c, k] >= 0
+    pre_cls = np.empty(n_pre, np.int64)
+    pre_len = np.empty(n_pre, np.int64)
+    p = 0
+    for c in range(_RUN_PREFIXES):
+        for k in range(1, _RUN_MAX + 1):
+            if pre_at[c, k] >= 0:
+                pre_cls[p] = c
+                pre_len[p] = k
+                p += 1
+    chosen = np.zeros(n_pure + n_pre, np.bool_)
+    best = np.empty(_RUN_MAX + 1, np.int64)
+    picked = np.empty(chosen.shape[0], np.int64)
+    current = 0
+    for _ in range(_RUN_STEPS):
+        move = -1
+        move_value = current
+        for e in range(chosen.shape[0]):  # add or remove one entry
+            chosen[e] = not chosen[e]
+            v = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+            chosen[e] = not chosen[e]
+            if v > move_value:
+                move = e
+                move_value = v
+        if move < 0:
+            break
+        chosen[move] = not chosen[move]
+        current = move_value
+    k = 0
+    for e in range(chosen.shape[0]):
+        k += chosen[e]
+    lengths = np.empty(k, np.int64)
+    sources = np.empty(k, np.int64)
+    k = 0
+    for e in range(n_pure):
+        if chosen[e]:
+            lengths[k] = pure[e]
+            sources[k] = pure_at[pure[e]]
+            k += 1
+    for e in range(n_pre):
+        if chosen[n_pure + e]:
+            lengths[k] = pre_len[e] + 1
+            sources[k] = pre_at[pre_cls[e], pre_len[e]]
+            k += 1
+    return lengths, sources
+
+
+@njit(**JIT_OPTIONS)
+def _run_shaped(w, src, length, t):
+    """Whether an entry is ``t * k`` or one token + ``t * k`` (the family's shapes)."""
+    for i in range(1, length):
+        if w[src + i] != t:
+            return False
+    return True
+
+
+@njit(**JIT_OPTIONS)
+def _with_run_family(w, occ, entry_len, entry_src, entry_gain, pool, budget):
+    """The parse with its run entries replaced by a family chosen together, re-placed; the better of the two.
+
+    Records where runs of one token cover less than a sixteenth are left alone.
+    """
+    n = w.shape[0]
+    t, in_runs = _run_token(w)
+    if t < 0 or 16 * in_runs < n:
+        return occ, entry_len, entry_src, entry_gain
+    fam_len, fam_src = _run_family(w, t)
+    m = entry_len.shape[0]
+    keep = np.empty(m, np.bool_)
+    k = 0
+    for j in range(m):
+        keep[j] = not _run_shaped(w, entry_src[j], entry_len[j], t)
+        k += keep[j]
+    total = k + fam_len.shape[0]
+    if fam_len.shape[0] == 0 or total > pool:
+        return occ, entry_len, entry_src, entry_gain
+    new_len = np.empty(total, np.int64)
+    new_src = np.empty(total, np.int64)
+    k = 0
+    for j in range(m):
+        if keep[j]:
+            new_len[k] = entry_len[j]
+            new_src[k] = entry_src[j]
+            k += 1
+    new_len[k:] = fam_len
+    new_src[k:] = fam_src
+    r_occ, r_len, r_src, r_gain, ok = _reparse(w, new_len, new_src, budget)
+    if ok and r_gain.sum() > entry_gain.sum():
+        return r_occ, r_len, r_src, r_gain
+    return occ, entry_len, entry_src, entry_gain

@@ -201,6 +201,53 @@ def dissolve(s: list[int], entries: list[tuple[int, list[int]]], pool: int) -> l
     return [(length, starts) for length, starts, live in ents if live]
 
 
+def reparse(s: list[int], definitions: list[tuple[int, ...]]) -> list[tuple[int, list[int]]]:
+    """The optimal placement of a fixed flat dictionary, dropping entries until every one pays.
+
+    Right to left, each position takes nothing or the entry (earliest on ties) that saves the most
+    ``len - 1`` tokens plus what follows it; entries whose uses ``K`` do not pay, ``(L - 1) * K <= L + 1``,
+    are dropped and the placement is redone. Returns ``(length, starts)`` per remaining entry, in order.
+    """
+    defs = list(definitions)
+    while True:
+        n = len(s)
+        f = [0] * (n + 2)
+        choice = [-1] * (n + 1)
+        for i in range(n - 2, -1, -1):
+            f[i], choice[i] = f[i + 1], -1
+            for j, d in enumerate(defs):
+                if tuple(s[i : i + len(d)]) == d and len(d) - 1 + f[i + len(d)] > f[i]:
+                    f[i], choice[i] = len(d) - 1 + f[i + len(d)], j
+        starts: list[list[int]] = [[] for _ in defs]
+        i = 0
+        while i < n:
+            if choice[i] >= 0:
+                starts[choice[i]].append(i)
+                i += len(defs[choice[i]])
+            else:
+                i += 1
+        keep = [j for j, d in enumerate(defs) if (len(d) - 1) * len(starts[j]) > len(d) + 1]
+        if len(keep) == len(defs):
+            return [(len(d), starts[j]) for j, d in enumerate(defs)]
+        defs = [defs[j] for j in keep]
+
+
+def run_tiling(prefix: int | None, run: int, family: list[tuple[int, ...]], t: int) -> int:
+    """Most tokens the entries ``family`` save covering ``[prefix] + [t] * run``, by trying every tiling."""
+    seq = ([prefix] if prefix is not None else []) + [t] * run
+
+    def best(i: int) -> int:
+        if i >= len(seq):
+            return 0
+        v = best(i + 1)
+        for d in family:
+            if tuple(seq[i : i + len(d)]) == d:
+                v = max(v, len(d) - 1 + best(i + len(d)))
+        return v
+
+    return best(0)
+
+
 def serialize(s: list[int], entries, meta_ids: list[int], base: int) -> list[int]:
     """Format v1 from a selection: dictionary in entry order, then the body."""
     if sum((len(g) - 1) * len(o) - (len(g) + 1) for g, o in entries) <= 2:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.refine import _dissolve
+from numba_kernels.refine import _dissolve, _family_value, _reparse, _run_family, _with_run_family
 from numba_kernels.select import _savings_select
 from tests import naive
 from tests.numba_kernels.test_select import CASES, NO_BAN, TIERS, _check_parse, _random_cases, _suffix_data
@@ -98,3 +98,114 @@ def test_dissolve_matches_the_naive_reference(pool):
         moved += out[3].sum() > gain.sum()
     # the move finds something on this data, so a refinement that did nothing would fail here
     assert moved >= {2: 5, 4096: 12}[pool], moved  # 8 (pool 2) and 19 (pool 4096) of 460 here
+
+
+# ----------------------------------------------------------------- re-placing a dictionary, run families
+
+
+@pytest.mark.parametrize("pool", [4096])
+def test_reparse_matches_the_naive_reference(pool):
+    """The optimal placement of a greedy parse's own dictionary: the naive DP's, never a smaller gain."""
+    improved = 0
+    for s in CASES + _PHRASES:
+        arr = np.array(s, np.int64)
+        sa, iv = _suffix_data(arr)
+        occ, lengths, src, gain, _, _ = _savings_select(arr, 0, pool, 1, sa, iv, TIERS, NO_BAN, -1)
+        if len(lengths) == 0:
+            continue
+        definitions = [tuple(s[a : a + b]) for a, b in zip(src.tolist(), lengths.tolist(), strict=True)]
+        r_occ, r_len, r_src, r_gain, ok = _reparse(arr, lengths, src, -1)
+        assert ok
+        kept = naive.reparse(s, definitions)
+        assert _entries_of(r_occ, r_len) == kept, s
+        if r_len.size:
+            _check_parse(s, r_occ, r_len, r_src, r_gain)
+        assert r_gain.sum() >= gain.sum()
+        improved += r_gain.sum() > gain.sum()
+    assert improved >= 5, improved
+
+
+def test_reparse_drops_an_entry_that_stops_paying():
+    """'1 2' used twice saves 1 * 2 - 3 < 0 once '1 2 3 4' takes its three places: it leaves, the rest stays."""
+    s = [1, 2, 3, 4, 9, 1, 2, 3, 4, 8, 1, 2, 3, 4, 7, 1, 2, 6, 1, 2]
+    r_occ, r_len, r_src, r_gain, ok = _reparse(
+        np.array(s, np.int64), np.array([2, 4], np.int64), np.array([15, 0], np.int64), -1
+    )
+    assert ok
+    assert _entries_of(r_occ, r_len) == [(4, [0, 5, 10])] == naive.reparse(s, [(1, 2), (1, 2, 3, 4)])
+    assert r_src.tolist() == [0] and r_gain.tolist() == [3 * 3 - 5]
+
+
+def test_reparse_reports_a_budget_it_ran_out_of():
+    s = np.array([1, 2, 3, 1, 2, 3, 1, 2, 3], np.int64)
+    assert _reparse(s, np.array([3], np.int64), np.array([0], np.int64), -1)[4]
+    assert not _reparse(s, np.array([3], np.int64), np.array([0], np.int64), 2)[4]
+
+
+def test_family_value_is_the_exhaustive_tiling():
+    """The knapsack objective of a run family equals trying every tiling of every run in the histogram."""
+    t, nl = 7, 9
+    rng = np.random.default_rng(5)
+    pure = np.array([2, 3, 4, 5, 7, 8], np.int64)
+    pre_cls = np.array([0, 0, 0], np.int64)
+    pre_len = np.array([1, 3, 7], np.int64)
+    pat_cls = np.array([0, 0, 0, -1, -1], np.int64)
+    pat_r = np.array([3, 7, 11, 4, 15], np.int64)
+    pat_count = np.array([5, 9, 4, 2, 3], np.int64)
+    best = np.empty(33, np.int64)
+    picked = np.empty(9, np.int64)
+    for _ in range(40):
+        chosen = rng.random(9) < 0.35
+        family = [(t,) * int(k) for k, c in zip(pure, chosen[:6], strict=True) if c]
+        family += [(nl,) + (t,) * int(k) for k, c in zip(pre_len, chosen[6:], strict=True) if c]
+        expected = sum(
+            int(n) * naive.run_tiling(nl if c == 0 else None, int(r), family, t)
+            for c, r, n in zip(pat_cls, pat_r, pat_count, strict=True)
+        ) - sum(1 + len(d) for d in family)
+        got = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+        assert got == expected, family
+
+
+def _indented(levels: list[int], t: int = 0, nl: int = 1) -> list[int]:
+    """Lines of code: a newline, ``level`` run tokens, then a word of its own."""
+    s: list[int] = []
+    for i, level in enumerate(levels):
+        s += [nl] + [t] * level + [100 + i]
+    return s
+
+
+def test_run_family_tiles_the_levels_from_shared_pieces():
+    """Indentation levels 3, 7, 11, 15 (GPT-2 code: newline, then one token per space).
+
+    Three entries cover all four levels: newline + 3 and newline + 7 start every line and one 8-token block
+    covers the rest (11 = 3 + 8, 15 = 7 + 8), and the family the search picks saves at least that much.
+    """
+    levels = [3, 7, 11, 15, 11, 7, 11, 15, 15, 11, 7, 3, 7, 11, 15, 11, 7, 11, 15, 15] * 2
+    s = np.array(_indented(levels), np.int64)
+    lengths, sources = _run_family(s, 0)
+    family = sorted(tuple(s[a : a + b].tolist()) for a, b in zip(sources, lengths, strict=True))
+    for d in family:  # every entry is a run, or the newline and a run
+        assert set(d[1:]) == {0} and d[0] in (0, 1)
+    hist = {}
+    for level in levels:
+        hist[level] = hist.get(level, 0) + 1
+
+    def value(fam):
+        return sum(n * naive.run_tiling(1, r, fam, 0) for r, n in hist.items()) - sum(1 + len(d) for d in fam)
+
+    shared = [(1,) + (0,) * 3, (1,) + (0,) * 7, (0,) * 8]
+    assert value(family) >= value(shared) > 0
+
+
+def test_with_run_family_improves_the_greedy_on_indentation_and_stays_valid():
+    levels = [3, 7, 11, 15, 11, 7, 11, 15, 15, 11, 7, 3, 7, 11, 15, 11, 7, 11, 15, 15] * 3
+    s = _indented(levels)
+    arr = np.array(s, np.int64)
+    sa, iv = _suffix_data(arr)
+    occ, lengths, src, gain, _, _ = _savings_select(arr, 0, 4096, 1, sa, iv, TIERS, NO_BAN, -1)
+    out = _with_run_family(arr, occ.copy(), lengths, src, gain, 4096, -1)
+    _check_parse(s, *out)
+    assert out[3].sum() > gain.sum()
+    # with no room for the family the parse comes back as it was
+    same = _with_run_family(arr, occ.copy(), lengths, src, gain, 1, -1)
+    assert same[3].tolist() == gain.tolist()
