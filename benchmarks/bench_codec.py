@@ -185,16 +185,6 @@ def read_reference(corpus_dir: Path) -> dict[str, tuple[int, int, float, float]]
     return ref
 
 
-STAGES = (
-    "sa_lcp",
-    "lcp_intervals",
-    "savings_select",
-    "savings_select_2phase",
-    "refine",
-    "search_step",
-    "run_family",
-    "paper_select",
-)
 #: The stages strategy "best" runs, in order (the suffix and LCP arrays and their intervals once, shared by every
 #: run; refine dissolves entries of both savings parses; search_step re-runs the better savings parse's greedy
 #: with its largest entry's region banned, and refines that parse too; run_family re-chooses the run entries of the
@@ -208,6 +198,7 @@ BEST_STAGES = (
     "search_step",
     "run_family",
 )
+STAGES = (*BEST_STAGES, "paper_select")
 ONE_PHASE = np.array([2], np.int64)
 TWO_PHASES = np.array([8, 2], np.int64)
 NO_BAN = np.zeros(0, np.int64)

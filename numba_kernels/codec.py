@@ -15,7 +15,7 @@ import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS
-from numba_kernels.refine import _dissolve, _with_run_family
+from numba_kernels.refine import _dissolve, _kept_index, _with_run_family
 from numba_kernels.select import _paper_select, _savings_run, _workspace
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
@@ -74,18 +74,6 @@ def _meta_order(count, pool, state):
         perm[j] = perm[j + r]
         perm[j + r] = t
     return perm[:count]
-
-
-@njit(**JIT_OPTIONS)
-def _kept_index(keep):
-    """New index of each kept entry (order preserved), -1 for dropped ones."""
-    new_index = np.full(keep.shape[0], -1, np.int64)
-    k = 0
-    for j in range(keep.shape[0]):
-        if keep[j]:
-            new_index[j] = k
-            k += 1
-    return new_index
 
 
 @njit(**JIT_OPTIONS)

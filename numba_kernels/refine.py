@@ -429,7 +429,7 @@ def _reparse(w, entry_len, entry_src, budget):
                 pruned = True
         if not pruned:
             break
-    new_index = _kept_index_of(live)
+    new_index = _kept_index(live)
     k = 0
     for j in range(m):
         k += live[j]
@@ -456,7 +456,7 @@ def _reparse(w, entry_len, entry_src, budget):
 
 
 @njit(**JIT_OPTIONS)
-def _kept_index_of(keep):
+def _kept_index(keep):
     """New index of each kept entry (order preserved), -1 for dropped ones."""
     out = np.full(keep.shape[0], -1, np.int64)
     k = 0

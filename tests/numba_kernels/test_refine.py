@@ -80,14 +80,19 @@ def test_a_zero_budget_leaves_the_parse_alone():
 _PHRASES = [c for c in _random_cases(300, seed=11, max_n=120) if len(c) >= 8]
 
 
+def _greedy_parses(pool: int):
+    """``(s, arr, (occ, entry_len, entry_src, entry_gain))``: the savings greedy's parse of every test case."""
+    for s in CASES + _PHRASES:
+        arr = np.array(s, np.int64)
+        sa, iv = _suffix_data(arr)
+        yield s, arr, _savings_select(arr, 0, pool, 1, sa, iv, TIERS, NO_BAN, -1)[:4]
+
+
 @pytest.mark.parametrize("pool", [2, 4096])
 def test_dissolve_matches_the_naive_reference(pool):
     """Exactly the naive reference's parse on greedy parses of varied data; valid, and never a smaller gain."""
     moved = 0
-    for s in CASES + _PHRASES:
-        arr = np.array(s, np.int64)
-        sa, iv = _suffix_data(arr)
-        occ, lengths, src, gain, _, _ = _savings_select(arr, 0, pool, 1, sa, iv, TIERS, NO_BAN, -1)
+    for s, arr, (occ, lengths, src, gain) in _greedy_parses(pool):
         before = _entries_of(occ, lengths)
         expected = naive.dissolve(s, before, pool)
         out = _dissolve(arr, occ.copy(), lengths, src, gain, pool, -1)
@@ -107,10 +112,7 @@ def test_dissolve_matches_the_naive_reference(pool):
 def test_reparse_matches_the_naive_reference(pool):
     """The optimal placement of a greedy parse's own dictionary: the naive DP's, never a smaller gain."""
     improved = 0
-    for s in CASES + _PHRASES:
-        arr = np.array(s, np.int64)
-        sa, iv = _suffix_data(arr)
-        occ, lengths, src, gain, _, _ = _savings_select(arr, 0, pool, 1, sa, iv, TIERS, NO_BAN, -1)
+    for s, arr, (_occ, lengths, src, gain) in _greedy_parses(pool):
         if len(lengths) == 0:
             continue
         definitions = [tuple(s[a : a + b]) for a, b in zip(src.tolist(), lengths.tolist(), strict=True)]
