@@ -58,7 +58,7 @@ import numba  # noqa: E402
 from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, code_version  # noqa: E402
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
-from numba_kernels.codec import _refined, _search_step  # noqa: E402
+from numba_kernels.codec import _refine_budget, _refined, _search_step  # noqa: E402
 from numba_kernels.refine import _with_run_family  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select, _workspace  # noqa: E402
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
@@ -249,7 +249,7 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     clock.measure(
         f"stage/{key}/run_family",
         lambda: [
-            _with_run_family(r, b[0].copy(), b[1], b[2], b[3], 4096, 16 * r.shape[0] + 4096)
+            _with_run_family(r, b[0].copy(), b[1], b[2], b[3], 4096, _refine_budget(r))
             for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
         ],
     )

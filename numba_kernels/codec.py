@@ -97,15 +97,21 @@ def _keep_most_valuable(occ, entry_len, entry_src, entry_gain, pool):
     return occ, entry_len[keep], entry_src[keep], entry_gain[keep]
 
 
-#: Bound on the refinement's work per record token (``numba_kernels.refine``), so that
+#: Bound on each refinement's work per record token (``numba_kernels.refine``), so that
 #: degenerate records cannot make it the expensive part.
-_DISSOLVE_WORK = 16
+_REFINE_WORK = 16
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _refine_budget(w):
+    """The work a refinement of a parse of ``w`` may do."""
+    return _REFINE_WORK * w.shape[0] + 4096
 
 
 @njit(**JIT_OPTIONS)
 def _refined(w, occ, entry_len, entry_src, entry_gain, pool):
     """A savings parse after :func:`numba_kernels.refine._dissolve`, with its work bounded by the record's length."""
-    return _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, _DISSOLVE_WORK * w.shape[0] + 4096)
+    return _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, _refine_budget(w))
 
 
 @njit(**JIT_OPTIONS)
@@ -236,7 +242,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
             best,
         )
         occ, entry_len, entry_src, entry_gain = _with_run_family(
-            w, occ, entry_len, entry_src, entry_gain, pool, _DISSOLVE_WORK * w.shape[0] + 4096
+            w, occ, entry_len, entry_src, entry_gain, pool, _refine_budget(w)
         )
     if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

@@ -116,6 +116,37 @@ def _lengths_present(len_count):
 
 
 @njit(**JIT_OPTIONS)
+def _kept_index(keep):
+    """New index of each kept entry (order preserved), -1 for dropped ones."""
+    out = np.full(keep.shape[0], -1, np.int64)
+    k = 0
+    for j in range(keep.shape[0]):
+        if keep[j]:
+            out[j] = k
+            k += 1
+    return out
+
+
+@njit(**JIT_OPTIONS)
+def _compacted(keep, lengths, sources, uses):
+    """The kept entries in order, each gain recomputed from its uses: ``(new_index, lengths, sources, gains)``."""
+    new_index = _kept_index(keep)
+    k = 0
+    for j in range(keep.shape[0]):
+        k += keep[j]
+    out_len = np.empty(k, np.int64)
+    out_src = np.empty(k, np.int64)
+    out_gain = np.empty(k, np.int64)
+    for j in range(keep.shape[0]):
+        if keep[j]:
+            e = new_index[j]
+            out_len[e] = lengths[j]
+            out_src[e] = sources[j]
+            out_gain[e] = (lengths[j] - 1) * uses[j] - (lengths[j] + 1)
+    return new_index, out_len, out_src, out_gain
+
+
+@njit(**JIT_OPTIONS)
 def _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, budget):
     """Dissolve every entry whose definition is served better by other entries and new gap entries.
 
@@ -290,20 +321,7 @@ def _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, budget):
             lengths = _lengths_present(len_count)
     if live == m and total == m:
         return occ, entry_len, entry_src, entry_gain
-    new_index = np.full(total, -1, np.int64)
-    k = 0
-    for j in range(total):
-        if not removed[j]:
-            new_index[j] = k
-            k += 1
-    out_len = np.empty(k, np.int64)
-    out_src = np.empty(k, np.int64)
-    out_gain = np.empty(k, np.int64)
-    for j in range(total):
-        if not removed[j]:
-            out_len[new_index[j]] = e_len[j]
-            out_src[new_index[j]] = e_src[j]
-            out_gain[new_index[j]] = (e_len[j] - 1) * uses[j] - (e_len[j] + 1)
+    new_index, out_len, out_src, out_gain = _compacted(~removed[:total], e_len, e_src, uses)
     for p in range(n):
         if occ[p] >= 0:
             occ[p] = new_index[occ[p]]
@@ -429,13 +447,8 @@ def _reparse(w, entry_len, entry_src, budget):
                 pruned = True
         if not pruned:
             break
-    new_index = _kept_index(live)
-    k = 0
-    for j in range(m):
-        k += live[j]
-    out_len = np.empty(k, np.int64)
-    out_src = np.full(k, -1, np.int64)
-    out_gain = np.empty(k, np.int64)
+    new_index, out_len, out_src, out_gain = _compacted(live, entry_len, entry_src, uses)
+    out_src[:] = -1  # each entry's source becomes its first placed occurrence
     i = 0
     while i < n:
         j = choice[i]
@@ -447,24 +460,7 @@ def _reparse(w, entry_len, entry_src, budget):
             i += entry_len[j]
         else:
             i += 1
-    for j in range(m):
-        if live[j]:
-            e = new_index[j]
-            out_len[e] = entry_len[j]
-            out_gain[e] = (entry_len[j] - 1) * uses[j] - (entry_len[j] + 1)
     return occ, out_len, out_src, out_gain, True
-
-
-@njit(**JIT_OPTIONS)
-def _kept_index(keep):
-    """New index of each kept entry (order preserved), -1 for dropped ones."""
-    out = np.full(keep.shape[0], -1, np.int64)
-    k = 0
-    for j in range(keep.shape[0]):
-        if keep[j]:
-            out[j] = k
-            k += 1
-    return out
 
 
 #: Longest run entry considered (tokens of the run itself); longer runs count as this long in the objective.
