@@ -108,6 +108,22 @@ def _refine_budget(w):
     return _REFINE_WORK * w.shape[0] + 4096
 
 
+#: Work (positions scanned, per record token) the one-phase run of ``best`` may
+#: spend before it is given up. Runs past it are code-like: nested runs of one
+#: token (indentation) are re-scored after most picks, so the one-phase greedy
+#: costs 2-4x the two-phase one there, and its parse seldom wins once the run
+#: family is re-chosen. On py_code the cap costs 62 tokens of 1.37M (0.005 points)
+#: and saves a fifth of ``best``'s time; json_data's one-phase runs (2.4
+#: positions per token) stay well within it (benchmarks/results/codec.md).
+_ONE_PHASE_WORK = 6
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _one_phase_budget(w):
+    """The work the one-phase run of ``best`` may do on ``w`` (``_savings_run``'s ``work_cap``)."""
+    return _ONE_PHASE_WORK * w.shape[0] + 4096
+
+
 @njit(**JIT_OPTIONS)
 def _refined(w, occ, entry_len, entry_src, entry_gain, pool):
     """A savings parse after :func:`numba_kernels.refine._dissolve`, with its work bounded by the record's length."""
@@ -176,8 +192,10 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy over the
-    same suffix array, searches around the better parse (:func:`_search_step`,
-    ``search`` bans), and keeps the largest total gain (ties: in that order).
+    same suffix array (the one-phase run is given up past
+    :func:`_one_phase_budget`), searches around the better parse
+    (:func:`_search_step`, ``search`` bans), and keeps the largest total gain
+    (ties: in that order).
     It no longer runs the paper's greedy as well: where that used to win (a
     short prefix shared by many longer repeats, such as the dates of a CSV
     column, which the paper's longest-first order takes whole), the savings
@@ -213,10 +231,12 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
+        o_work = -1
         if first > 0:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws, defer
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, _one_phase_budget(w), ws, defer
             )
+        if o_work >= 0:  # the one-phase parse, unless it ran past its budget
             o_best = _refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)
             if o_gain.sum() >= entry_gain.sum():  # the search starts from the better greedy parse
                 occ, entry_len, entry_src, entry_gain, work = o_occ, o_len, o_src, o_gain, o_work
