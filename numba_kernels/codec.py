@@ -108,14 +108,23 @@ def _refine_budget(w):
     return _REFINE_WORK * w.shape[0] + 4096
 
 
-#: Work (positions scanned, per record token) the one-phase run of ``best`` may
-#: spend before it is given up. Runs past it are code-like: nested runs of one
-#: token (indentation) are re-scored after most picks, so the one-phase greedy
-#: costs 2-4x the two-phase one there, and its parse seldom wins once the run
-#: family is re-chosen. On py_code the cap costs 62 tokens of 1.37M (0.005 points)
-#: and saves a fifth of ``best``'s time; json_data's one-phase runs (2.4
-#: positions per token) stay well within it (benchmarks/results/codec.md).
+#: The one-phase run of ``best`` is skipped on code-like records, where it
+#: costs most and seldom wins once the run family is re-chosen: nested runs of
+#: one token (indentation) are re-scored after most picks, so the one-phase
+#: greedy scans 2-4x what the two-phase one does. Skipped when the two-phase run
+#: scanned more than ``_TWO_PHASE_WORK`` positions per record token (+1024, so
+#: short records always get both), and given up past ``_ONE_PHASE_WORK`` per
+#: token (+4096). On py_code both cost 506 tokens of 1.37M (0.04 points) and save
+#: 28% of ``best``'s time; on the other corpora they changed 3 tokens of 1.86M
+#: (json_data's one-phase runs, which the search needs, scan 2.5 per token).
+_TWO_PHASE_WORK = 2
 _ONE_PHASE_WORK = 6
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _one_phase_pays(w, two_phase_work):
+    """Whether ``best`` runs the one-phase greedy after a two-phase run that scanned ``two_phase_work`` positions."""
+    return two_phase_work <= _TWO_PHASE_WORK * w.shape[0] + 1024
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -192,8 +201,8 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy over the
-    same suffix array (the one-phase run is given up past
-    :func:`_one_phase_budget`), searches around the better parse
+    same suffix array (the one-phase run only where :func:`_one_phase_pays`,
+    given up past :func:`_one_phase_budget`), searches around the better parse
     (:func:`_search_step`, ``search`` bans), and keeps the largest total gain
     (ties: in that order).
     It no longer runs the paper's greedy as well: where that used to win (a
@@ -232,7 +241,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
         o_work = -1
-        if first > 0:
+        if first > 0 and _one_phase_pays(w, work):
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
                 w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, _one_phase_budget(w), ws, defer
             )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from numba_kernels import codec as K
 from numba_kernels.refine import _with_run_family
@@ -12,14 +13,14 @@ from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 NEWLINE, SPACE = 198, 220  # GPT-2's "\n" and " " (one token per space of indentation)
 
 
-def _code_like(seed: int, lines: int) -> np.ndarray:
+def _code_like(seed: int, lines: int, max_level: int) -> np.ndarray:
     """Lines of 1-4 words from a 12-word vocabulary, indented 4 spaces per level, the level drifting by -1..1."""
     rng = np.random.default_rng(seed)
     words = rng.integers(1000, 1040, 12)
     out: list[int] = []
     level = 0
     for _ in range(lines):
-        level = max(0, min(5, level + int(rng.integers(-1, 2))))
+        level = max(0, min(max_level, level + int(rng.integers(-1, 2))))
         out += [NEWLINE] + [SPACE] * (4 * level) + list(rng.choice(words, int(rng.integers(1, 5))))
     return np.array(out, np.int64)
 
@@ -45,23 +46,46 @@ def _composed(w: np.ndarray, one_phase: bool):
     return _with_run_family(w, s[0], s[1], s[2], s[3], 4096, K._refine_budget(w))
 
 
-def test_best_gives_up_the_one_phase_parse_past_its_budget():
-    # Nested indentation runs make the one-phase greedy re-score its largest candidates after
-    # nearly every pick: 14 positions per token here, past the budget of 6 (+ 4096).
-    w = _code_like(0, 100)
+def _runs(w: np.ndarray):
+    """The two-phase run's work and the unbounded one-phase run's work on ``w``."""
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
-    args = (w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN)
     ws = _workspace(w.shape[0])
-    unbounded = _savings_run(*args, -1, ws, True)
-    assert unbounded[5] > K._one_phase_budget(w)
-    assert _savings_run(*args, K._one_phase_budget(w), ws, True)[5] == -1
+    two = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)
+    one = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True)
+    capped = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, K._one_phase_budget(w), ws, True)
+    assert two[4] > 0  # the long-repeat phase took something: without a rule, the one-phase run would happen
+    return two[5], one[5], capped[5]
+
+
+def _assert_best_is(w: np.ndarray, expected) -> None:
     got = K._select(w, K.STRATEGY_BEST, 0, 4096, 1, 1)
+    assert np.array_equal(got[0], expected[0])
+    assert np.array_equal(got[1], expected[1])
+    assert got[3].sum() == expected[3].sum()
+
+
+@pytest.mark.parametrize(
+    ("seed", "lines", "max_level", "skipped", "gains"),
+    [
+        # 2009 tokens: the two-phase run scanned 12878 > 2n + 1024, the one-phase one would stay within 6n + 4096
+        (10, 100, 8, True, (1553, 1543)),
+        # 1314 tokens: the two-phase run within 2n + 1024, the one-phase run past 6n + 4096
+        (3, 120, 5, False, (864, 861)),
+    ],
+)
+def test_best_drops_the_one_phase_parse_on_indentation_heavy_code(seed, lines, max_level, skipped, gains):
+    # Nested indentation runs make the one-phase greedy re-score its largest candidates after
+    # nearly every pick (8-14 positions per token here, against 0.5-2.5 on prose and JSON).
+    w = _code_like(seed, lines, max_level)
+    two, one, capped = _runs(w)
+    assert K._one_phase_pays(w, two) != skipped
+    assert (one <= K._one_phase_budget(w)) == skipped  # each case exercises one rule alone
+    assert (capped == -1) != skipped
     without, with_one = _composed(w, False), _composed(w, True)
     assert not np.array_equal(without[0], with_one[0])  # the one-phase parse would have changed the result
-    assert np.array_equal(got[0], without[0])
-    assert np.array_equal(got[1], without[1])
-    assert got[3].sum() == without[3].sum() == 948  # 6 tokens more than with it (942)
+    assert (without[3].sum(), with_one[3].sum()) == gains
+    _assert_best_is(w, without)
 
 
 def test_best_keeps_the_one_phase_parse_within_its_budget():
@@ -70,14 +94,8 @@ def test_best_keeps_the_one_phase_parse_within_its_budget():
     a, b, c = [10, 4, 2, 27, 17, 1, 7, 19], [28, 6, 23, 10], [19, 25, 11, 28, 26, 0, 2, 3]
     units = [a, a, a, b, [10], a, c, b, b, c, a, a, b, b, c, c, b, b]
     w = np.array([t for u in units for t in u], np.int64)
-    sa, lcp = _repeat_suffix_array(w)
-    iv = _lcp_intervals(sa, lcp, 2)
-    ws = _workspace(w.shape[0])
-    assert _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)[4] > 0  # phase 1 took some
-    work = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True)[5]
-    assert 0 <= work <= K._one_phase_budget(w)
-    got = K._select(w, K.STRATEGY_BEST, 0, 4096, 1, 1)
+    two, one, _ = _runs(w)
+    assert K._one_phase_pays(w, two) and 0 <= one <= K._one_phase_budget(w)
     without, with_one = _composed(w, False), _composed(w, True)
     assert (without[3].sum(), with_one[3].sum()) == (64, 68)
-    assert np.array_equal(got[0], with_one[0])
-    assert got[3].sum() == 68
+    _assert_best_is(w, with_one)
