@@ -58,7 +58,13 @@ import numba  # noqa: E402
 from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, code_version  # noqa: E402
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
-from numba_kernels.codec import _refine_budget, _refined, _search_step  # noqa: E402
+from numba_kernels.codec import (  # noqa: E402
+    _one_phase_budget,
+    _one_phase_pays,
+    _refine_budget,
+    _refined,
+    _search_step,
+)
 from numba_kernels.refine import _with_run_family  # noqa: E402
 from numba_kernels.select import _paper_select, _savings_select, _workspace  # noqa: E402
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E402
@@ -221,28 +227,38 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     both = [(r, sa, iv) for r, (sa, _), iv in zip(recs, arrays, ivs, strict=True)]
     clock.measure(f"stage/{key}/sa_lcp", lambda: [_repeat_suffix_array(r) for r in recs])
     clock.measure(f"stage/{key}/lcp_intervals", lambda: [_lcp_intervals(sa, lc, 2) for sa, lc in arrays])
-    for stage, tiers in (("savings_select", ONE_PHASE), ("savings_select_2phase", TWO_PHASES)):
-        clock.measure(
-            f"stage/{key}/{stage}",
-            lambda t=tiers: [_savings_select(r, 0, 4096, 1, sa, iv, t, NO_BAN, -1) for r, sa, iv in both],
-        )
-    # The search step starts from the better of the two plain parses (prepared untimed, as "best" does).
+    clock.measure(
+        f"stage/{key}/savings_select_2phase",
+        lambda: [_savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1) for r, sa, iv in both],
+    )
+    twos = [_savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1) for r, sa, iv in both]
+    # The one-phase run where "best" runs it: the long-repeat phase took something and the record is not
+    # code-like (_one_phase_pays), given up past _one_phase_budget.
+    tried = [two[4] > 0 and _one_phase_pays(r, two[5]) for (r, _, _), two in zip(both, twos, strict=True)]
+    ones_in = [(r, sa, iv) for (r, sa, iv), t in zip(both, tried, strict=True) if t]
+    clock.measure(
+        f"stage/{key}/savings_select",
+        lambda: [
+            _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, _one_phase_budget(r)) for r, sa, iv in ones_in
+        ],
+    )
+    # The search step starts from the better of the plain parses (prepared untimed, as "best" does).
     starts = []
-    for r, sa, iv in both:
-        two = _savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1)
-        one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, -1)
-        parse, tiers = (one, ONE_PHASE) if one[3].sum() >= two[3].sum() else (two, TWO_PHASES)
+    for (r, sa, iv), two, t in zip(both, twos, tried, strict=True):
+        one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, _one_phase_budget(r)) if t else None
+        parses = [two] if one is None or one[5] < 0 else [one, two]
+        parse, tiers = (one, ONE_PHASE) if len(parses) == 2 and one[3].sum() >= two[3].sum() else (two, TWO_PHASES)
         refined = _refined(r, parse[0].copy(), *parse[1:4], 4096)
-        starts.append((r, sa, iv, tiers, *parse[:4], parse[5], refined, one, two))
+        starts.append((r, sa, iv, tiers, *parse[:4], parse[5], refined, parses))
     clock.measure(
         f"stage/{key}/refine",
-        lambda: [[_refined(r, p[0].copy(), p[1], p[2], p[3], 4096) for p in (one, two)] for r, *_, one, two in starts],
+        lambda: [[_refined(r, p[0].copy(), p[1], p[2], p[3], 4096) for p in parses] for r, *_, parses in starts],
     )
     clock.measure(
         f"stage/{key}/search_step",
         lambda: [
             _search_step(r, 0, 4096, 1, sa, iv, t, o, el, es, eg, wk, _workspace(r.shape[0]), 1, True, b)
-            for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
+            for r, sa, iv, t, o, el, es, eg, wk, b, _ in starts
         ],
     )
     # The run-family pass runs once, on the final parse; timed here on the refined better parse.
@@ -250,7 +266,7 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
         f"stage/{key}/run_family",
         lambda: [
             _with_run_family(r, b[0].copy(), b[1], b[2], b[3], 4096, _refine_budget(r))
-            for r, sa, iv, t, o, el, es, eg, wk, b, _, _ in starts
+            for r, sa, iv, t, o, el, es, eg, wk, b, _ in starts
         ],
     )
     clock.measure(
@@ -519,8 +535,10 @@ def main(argv: list[str] | None = None) -> int:
         "search 'best' runs from the better of the two: the greedy again with the region of its largest entry "
         "banned, refined too. run_family re-chooses the final parse's entries for runs of one token together and "
         "re-places the dictionary (timed on the refined better parse). 'best' runs sa_lcp + lcp_intervals + both "
-        "savings_select + refine + search_step + run_family (the "
-        "one-phase run is skipped when the long-repeat phase took nothing); sum adds all of those, and the rest of "
+        "savings_select + refine + search_step + run_family; savings_select, the one-phase run, is timed only "
+        "where 'best' runs it: not when the long-repeat phase took nothing (the result would be the same), nor on "
+        "code-like records where the two-phase run scanned over 2 positions per token, and given up past 6 "
+        "(numba_kernels/codec.py, _one_phase_pays and _one_phase_budget); sum adds all of those, and the rest of "
         "the codec's time is the int64 copy, the pool cut and serialization (paper_select is the paper strategy's "
         "selection, not part of 'best'):\n"
     )

@@ -132,9 +132,10 @@ class Codec:
         pool_size: Number of meta-tokens, so at most this many dictionary entries per record.
         strategy: ``"best"`` (default): two parses of the record by the
             savings greedy, in one phase and in two (repeats of 8+ tokens seen
-            3+ times first, then all), and a step of local search around the
-            better one (its greedy re-run with the region of its largest entry
-            banned), keeping the shortest;
+            3+ times first, then all; code-like records, where the one-phase
+            run costs most and seldom wins, get the two-phase parse only), and
+            a step of local search around the better one (its greedy re-run
+            with the region of its largest entry banned), keeping the shortest;
             ``"savings"``: savings-ordered lazy greedy over every repeat the
             suffix array finds, any length, that defers a repeat to its longer
             extensions when those save more together (about 2x faster than
