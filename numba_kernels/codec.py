@@ -114,8 +114,10 @@ def _refine_budget(w):
 #: greedy scans 2-4x what the two-phase one does. Skipped when the two-phase run
 #: scanned more than ``_TWO_PHASE_WORK`` positions per record token (+1024, so
 #: short records always get both), and given up past ``_ONE_PHASE_WORK`` per
-#: token (+4096). On py_code both cost 506 tokens of 1.37M (0.04 points) and save
-#: 28% of ``best``'s time; on the other corpora they changed 3 tokens of 1.86M
+#: token (+4096); neither applies where the two-phase run filled the pool. On
+#: py_code both cost 506 tokens of 1.37M (0.04 points; 7 of its 300 records are
+#: now longer than the savings strategy's, by 310 tokens) and save 28% of
+#: ``best``'s time; on the other corpora they changed 3 tokens of 1.86M
 #: (json_data's one-phase runs, which the search needs, scan 2.5 per token).
 _TWO_PHASE_WORK = 2
 _ONE_PHASE_WORK = 6
@@ -240,10 +242,23 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         tiers = _BEST_TIERS
         # When the long-repeat phase took nothing, the second phase ran the one-phase
         # greedy on the same suffix array: the result is identical, skip the rerun.
+        # Where the two-phase run filled the pool, its parse and the one-phase one differ most
+        # (the long-repeat phase alone can fill it): both are always compared there.
+        full = entry_len.shape[0] >= pool
         o_work = -1
-        if first > 0 and _one_phase_pays(w, work):
+        if first > 0 and (full or _one_phase_pays(w, work)):
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, _one_phase_budget(w), ws, defer
+                w,
+                max_len,
+                pool,
+                max_rounds,
+                sa,
+                iv,
+                _SAVINGS_TIERS,
+                _NO_BAN,
+                -1 if full else _one_phase_budget(w),
+                ws,
+                defer,
             )
         if o_work >= 0:  # the one-phase parse, unless it ran past its budget
             o_best = _refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)

@@ -318,7 +318,11 @@ def _phrase_records(count: int, seed: int) -> list[list[int]]:
 
 @pytest.mark.parametrize("pool", [3, 512])
 def test_best_is_never_longer_than_savings(pool):
-    """The default keeps the best of its parses, one of which is the savings strategy's own."""
+    """The default keeps the best of its parses, one of which is the savings strategy's own.
+
+    (Phrase records are not code-like, so the one-phase run, the savings strategy's parse, always
+    happens; on indentation-heavy code ``best`` may skip it: tests/numba_kernels/test_best.py.)
+    """
     codecs = {name: Codec(base_id=B, pool_size=pool, strategy=name) for name in STRATEGIES}
     total = dict.fromkeys(STRATEGIES, 0)
     best_won = 0

@@ -25,25 +25,25 @@ def _code_like(seed: int, lines: int, max_level: int) -> np.ndarray:
     return np.array(out, np.int64)
 
 
-def _composed(w: np.ndarray, one_phase: bool):
-    """``best`` spelled out stage by stage, with or without the one-phase parse."""
+def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096):
+    """``best`` spelled out stage by stage, with or without the one-phase parse (run to its end)."""
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
     ws = _workspace(w.shape[0])
-    occ, lens, src, gain, _, work = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)
-    best = K._refined(w, occ.copy(), lens, src, gain, 4096)
+    occ, lens, src, gain, _, work = _savings_run(w, 0, pool, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)
+    best = K._refined(w, occ.copy(), lens, src, gain, pool)
     tiers = K._BEST_TIERS
     if one_phase:
         o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-            w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True
+            w, 0, pool, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True
         )
-        o_best = K._refined(w, o_occ.copy(), o_len, o_src, o_gain, 4096)
+        o_best = K._refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)
         if o_gain.sum() >= gain.sum():
             occ, lens, src, gain, work, tiers = o_occ, o_len, o_src, o_gain, o_work, K._SAVINGS_TIERS
         if o_best[3].sum() >= best[3].sum():
             best = o_best
-    s = K._search_step(w, 0, 4096, 1, sa, iv, tiers, occ, lens, src, gain, work, ws, 1, True, best)
-    return _with_run_family(w, s[0], s[1], s[2], s[3], 4096, K._refine_budget(w))
+    s = K._search_step(w, 0, pool, 1, sa, iv, tiers, occ, lens, src, gain, work, ws, 1, True, best)
+    return _with_run_family(w, s[0], s[1], s[2], s[3], pool, K._refine_budget(w))
 
 
 def _runs(w: np.ndarray):
@@ -99,3 +99,19 @@ def test_best_keeps_the_one_phase_parse_within_its_budget():
     without, with_one = _composed(w, False), _composed(w, True)
     assert (without[3].sum(), with_one[3].sum()) == (64, 68)
     _assert_best_is(w, with_one)
+
+
+def test_best_compares_both_parses_where_the_two_phase_run_fills_the_pool():
+    # Three symbols, a pool of 16: the long-repeat phase takes 14 entries, the pool fills up, and the
+    # one-phase parse saves twice as much. The two-phase run's work (4.6 per token) would mark the
+    # record code-like.
+    w = np.random.default_rng(0).integers(0, 3, 2000).astype(np.int64)
+    sa, lcp = _repeat_suffix_array(w)
+    iv = _lcp_intervals(sa, lcp, 2)
+    two = _savings_run(w, 0, 16, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, _workspace(w.shape[0]), True)
+    assert two[4] == 14 and two[1].shape[0] == 16 and not K._one_phase_pays(w, two[5])
+    without, with_one = _composed(w, False, 16), _composed(w, True, 16)
+    assert (without[3].sum(), with_one[3].sum()) == (496, 1035)
+    got = K._select(w, K.STRATEGY_BEST, 0, 16, 1, 1)
+    assert np.array_equal(got[0], with_one[0])
+    assert got[3].sum() == 1035
