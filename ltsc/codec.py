@@ -156,8 +156,8 @@ class Codec:
         search: How many entries ``"best"``'s local search tries banning, the
             largest first: each costs about one more run of the savings
             greedy and can only shorten the output. 1 by default; 0 skips the
-            search; 3 saves about 0.16 points more on the benchmark corpora
-            at about 1.6x the time (benchmarks/results/search.md).
+            search; 3 saves about 0.13 points more on the benchmark corpora
+            at about 1.5x the time (benchmarks/results/search.md).
     """
 
     base_id: int
