@@ -40,7 +40,11 @@ def test_read_only_package_dir_selects_a_writable_cache(monkeypatch, tmp_path):
     import numba.core.config as numba_config
 
     monkeypatch.setattr(numba_config, "CACHE_DIR", numba_config.CACHE_DIR)  # restored after the test
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    # ensure_cache_dir sets NUMBA_CACHE_DIR. delenv of an unset variable records nothing, so setenv first: the
+    # variable is then removed again afterwards, and later subprocesses keep using the in-tree cache (left set,
+    # every later subprocess test compiled every kernel again, about 90 s each).
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     real_access = os.access
     package_dir = Path(config.__file__).parent
