@@ -59,8 +59,7 @@ from _common import CORPORA, STRATEGIES, TOKENIZER, add_corpus_dir_argument, cod
 
 from ltsc import PAPER_MAX_LEN, Codec  # noqa: E402
 from numba_kernels.codec import (  # noqa: E402
-    _one_phase_budget,
-    _one_phase_pays,
+    _one_phase_plan,
     _refine_budget,
     _refined,
     _search_step,
@@ -232,20 +231,19 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
         lambda: [_savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1) for r, sa, iv in both],
     )
     twos = [_savings_select(r, 0, 4096, 1, sa, iv, TWO_PHASES, NO_BAN, -1) for r, sa, iv in both]
-    # The one-phase run where "best" runs it: the long-repeat phase took something and the record is not
-    # code-like (_one_phase_pays), given up past _one_phase_budget.
-    tried = [two[4] > 0 and _one_phase_pays(r, two[5]) for (r, _, _), two in zip(both, twos, strict=True)]
-    ones_in = [(r, sa, iv) for (r, sa, iv), t in zip(both, tried, strict=True) if t]
+    # The one-phase run where "best" runs it, with its work cap (_one_phase_plan).
+    plans = [
+        _one_phase_plan(r, two[4], two[1].shape[0], 4096, two[5]) for (r, _, _), two in zip(both, twos, strict=True)
+    ]
+    ones_in = [(r, sa, iv, cap) for (r, sa, iv), (run, cap) in zip(both, plans, strict=True) if run]
     clock.measure(
         f"stage/{key}/savings_select",
-        lambda: [
-            _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, _one_phase_budget(r)) for r, sa, iv in ones_in
-        ],
+        lambda: [_savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, cap) for r, sa, iv, cap in ones_in],
     )
     # The search step starts from the better of the plain parses (prepared untimed, as "best" does).
     starts = []
-    for (r, sa, iv), two, t in zip(both, twos, tried, strict=True):
-        one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, _one_phase_budget(r)) if t else None
+    for (r, sa, iv), two, (run, cap) in zip(both, twos, plans, strict=True):
+        one = _savings_select(r, 0, 4096, 1, sa, iv, ONE_PHASE, NO_BAN, cap) if run else None
         parses = [two] if one is None or one[5] < 0 else [one, two]
         parse, tiers = (one, ONE_PHASE) if len(parses) == 2 and one[3].sum() >= two[3].sum() else (two, TWO_PHASES)
         refined = _refined(r, parse[0].copy(), *parse[1:4], 4096)
@@ -538,7 +536,7 @@ def main(argv: list[str] | None = None) -> int:
         "savings_select + refine + search_step + run_family; savings_select, the one-phase run, is timed only "
         "where 'best' runs it: not when the long-repeat phase took nothing (the result would be the same), nor on "
         "code-like records where the two-phase run scanned over 2 positions per token, and given up past 6 "
-        "(numba_kernels/codec.py, _one_phase_pays and _one_phase_budget); sum adds all of those, and the rest of "
+        "(numba_kernels/codec.py, _one_phase_plan); sum adds all of those, and the rest of "
         "the codec's time is the int64 copy, the pool cut and serialization (paper_select is the paper strategy's "
         "selection, not part of 'best'):\n"
     )

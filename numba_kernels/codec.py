@@ -135,6 +135,23 @@ def _one_phase_budget(w):
     return _ONE_PHASE_WORK * w.shape[0] + 4096
 
 
+@njit(inline="always", **JIT_OPTIONS)
+def _one_phase_plan(w, first_phase_entries, entries, pool, work):
+    """Whether ``best`` runs its one-phase greedy after the two-phase run, and that run's ``work_cap``.
+
+    ``first_phase_entries``, ``entries`` and ``work`` describe the two-phase run. When its
+    long-repeat phase took nothing, the one-phase run would give the same parse: not run.
+    When it filled the pool, its parse and the one-phase one differ most (the long-repeat
+    phase alone can fill it): always run, unbounded. Otherwise only where
+    :func:`_one_phase_pays`, bounded by :func:`_one_phase_budget`.
+    """
+    if first_phase_entries == 0:
+        return False, -1
+    if entries >= pool:
+        return True, -1
+    return _one_phase_pays(w, work), _one_phase_budget(w)
+
+
 @njit(**JIT_OPTIONS)
 def _refined(w, occ, entry_len, entry_src, entry_gain, pool):
     """A savings parse after :func:`numba_kernels.refine._dissolve`, with its work bounded by the record's length."""
@@ -203,8 +220,8 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     """One flat parse of ``w`` by the chosen strategy.
 
     ``best`` runs the two-phase and the one-phase savings greedy over the
-    same suffix array (the one-phase run only where :func:`_one_phase_pays`,
-    given up past :func:`_one_phase_budget`), searches around the better parse
+    same suffix array (the one-phase run as :func:`_one_phase_plan` says),
+    searches around the better parse
     (:func:`_search_step`, ``search`` bans), and keeps the largest total gain
     (ties: in that order).
     It no longer runs the paper's greedy as well: where that used to win (a
@@ -240,25 +257,11 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         )
         best = _refined(w, occ.copy(), entry_len, entry_src, entry_gain, pool)
         tiers = _BEST_TIERS
-        # When the long-repeat phase took nothing, the second phase ran the one-phase
-        # greedy on the same suffix array: the result is identical, skip the rerun.
-        # Where the two-phase run filled the pool, its parse and the one-phase one differ most
-        # (the long-repeat phase alone can fill it): both are always compared there.
-        full = entry_len.shape[0] >= pool
+        run_one, one_cap = _one_phase_plan(w, first, entry_len.shape[0], pool, work)
         o_work = -1
-        if first > 0 and (full or _one_phase_pays(w, work)):
+        if run_one:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-                w,
-                max_len,
-                pool,
-                max_rounds,
-                sa,
-                iv,
-                _SAVINGS_TIERS,
-                _NO_BAN,
-                -1 if full else _one_phase_budget(w),
-                ws,
-                defer,
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, one_cap, ws, defer
             )
         if o_work >= 0:  # the one-phase parse, unless it ran past its budget
             o_best = _refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)

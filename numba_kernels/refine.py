@@ -712,23 +712,12 @@ def _with_run_family(w, occ, entry_len, entry_src, entry_gain, pool, budget):
     fam_len, fam_src = _run_family(w, t)
     m = entry_len.shape[0]
     keep = np.empty(m, np.bool_)
-    k = 0
     for j in range(m):
         keep[j] = not _run_shaped(w, entry_src[j], entry_len[j], t)
-        k += keep[j]
-    total = k + fam_len.shape[0]
-    if fam_len.shape[0] == 0 or total > pool:
+    if fam_len.shape[0] == 0 or keep.sum() + fam_len.shape[0] > pool:
         return occ, entry_len, entry_src, entry_gain
-    new_len = np.empty(total, np.int64)
-    new_src = np.empty(total, np.int64)
-    k = 0
-    for j in range(m):
-        if keep[j]:
-            new_len[k] = entry_len[j]
-            new_src[k] = entry_src[j]
-            k += 1
-    new_len[k:] = fam_len
-    new_src[k:] = fam_src
+    new_len = np.concatenate((entry_len[keep], fam_len))
+    new_src = np.concatenate((entry_src[keep], fam_src))
     r_occ, r_len, r_src, r_gain, ok = _reparse(w, new_len, new_src, budget)
     if ok and r_gain.sum() > entry_gain.sum():
         return r_occ, r_len, r_src, r_gain
