@@ -116,7 +116,7 @@ def _refine_budget(w):
 #: short records always get both), and given up past ``_ONE_PHASE_WORK`` per
 #: token (+4096); neither applies where the two-phase run filled the pool. On
 #: py_code both cost 506 tokens of 1.37M (0.04 points; 7 of its 300 records are
-#: now longer than the savings strategy's, by 310 tokens) and save 28% of
+#: now longer than the savings strategy's, by 310 tokens) and save 29% of
 #: ``best``'s time; on the other corpora they changed 3 tokens of 1.86M
 #: (json_data's one-phase runs, which the search needs, scan 2.5 per token).
 _TWO_PHASE_WORK = 2
