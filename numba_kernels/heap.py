@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from numba import njit
 
-from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
 
 #: Bits reserved for the secondary key in a packed ``primary << _KEY_SHIFT | secondary`` key.
 KEY_SHIFT = 31
@@ -32,7 +32,7 @@ def _put(hk, hf, hc, i, key, first, c):
     hc[i] = c
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _heap_push(hk, hf, hc, size, key, first, c):
     """Insert candidate ``c`` with its keys; returns the new size."""
     i = size
@@ -46,7 +46,7 @@ def _heap_push(hk, hf, hc, size, key, first, c):
     return size + 1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _sift_down(hk, hf, hc, size, i):
     key = hk[i]
     first = hf[i]
@@ -65,7 +65,7 @@ def _sift_down(hk, hf, hc, size, i):
     _put(hk, hf, hc, i, key, first, c)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _heap_pop(hk, hf, hc, size):
     """Remove the top; returns the new size (read ``hc[0]`` and its keys before the call)."""
     size -= 1
@@ -75,7 +75,7 @@ def _heap_pop(hk, hf, hc, size):
     return size
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _heapify(hk, hf, hc, size):
     for i in range((size >> 1) - 1, -1, -1):
         _sift_down(hk, hf, hc, size, i)

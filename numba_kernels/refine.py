@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
 
 _MUL = np.uint64(0x9E3779B97F4A7C15)
 _U = np.uint64
@@ -54,7 +54,7 @@ def _slot(h, length, mask):
     return np.int64((x >> _U(32)) & _U(mask))
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _span_hash(w, src, length):
     """Polynomial hash of ``w[src:src + length]`` (mod 2**64), the one :func:`_prefix_hashes` slices."""
     h = _U(0)
@@ -63,7 +63,7 @@ def _span_hash(w, src, length):
     return h
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _prefix_hashes(w, src, length, out):
     """``out[i]`` = hash of ``w[src:src + i]`` for ``0 <= i <= length``."""
     h = _U(0)
@@ -73,7 +73,7 @@ def _prefix_hashes(w, src, length, out):
         out[i + 1] = h
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _same(w, a, b, length):
     """Whether ``w[a:a + length] == w[b:b + length]``."""
     for i in range(length):
@@ -82,7 +82,7 @@ def _same(w, a, b, length):
     return True
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _lookup(table, ehash, entry_len, entry_src, removed, w, h, src, length, mask):
     """The live entry whose definition equals ``w[src:src + length]`` (hash ``h``), or -1."""
     k = _slot(h, length, mask)
@@ -94,7 +94,7 @@ def _lookup(table, ehash, entry_len, entry_src, removed, w, h, src, length, mask
     return -1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _insert(table, ehash, entry_len, j, mask):
     """Add entry ``j`` (hash ``ehash[j]``) to the table."""
     k = _slot(ehash[j], entry_len[j], mask)
@@ -503,7 +503,7 @@ def _run_token(w):
     return best, best_count
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked):
     """Tokens the chosen run entries save over the run histogram, minus their definitions.
 

@@ -26,7 +26,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
 from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
@@ -65,7 +65,7 @@ def _span_mask(lo, hi):
     return ((_ONE << np.uint64(nb)) - _ONE) << np.uint64(lo & 63)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _window_free(bits, p, length):
     """True when no position of ``[p, p + length)`` is replaced."""
     end = p + length
@@ -80,7 +80,7 @@ def _window_free(bits, p, length):
     return True
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _mark_window(bits, p, length):
     end = p + length
     w = p >> 6
@@ -92,7 +92,7 @@ def _mark_window(bits, p, length):
         w += 1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _count_greedy(pos, lo, hi, length, bits):
     """Left-to-right non-overlapping count of free windows at sorted ``pos[lo:hi]``.
 
@@ -112,7 +112,7 @@ def _count_greedy(pos, lo, hi, length, bits):
     return count, first
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _replace_greedy(pos, lo, hi, length, bits, occ, entry):
     """Replace the windows :func:`_count_greedy` counts; returns how many were replaced."""
     count = 0
@@ -289,7 +289,7 @@ def _compact(s, bits):
     return w[:m], where[:m]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _compact_length(bits, n):
     """Length :func:`_compact` would return: unreplaced positions plus one per run of replaced ones."""
     length = 0
@@ -662,7 +662,7 @@ def _savings_tier(
     return m
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _interval_children(lb, rb, first_child, next_sibling, stack):
     """Children lists of the LCP-interval tree, from intervals in bottom-up (post-) order.
 
@@ -686,7 +686,7 @@ def _interval_children(lb, rb, first_child, next_sibling, stack):
         top += 1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _children_gain(c, candidates, tree, pos, bits, scratch, min_len):
     """What the children of candidate ``c`` save on the current parse, each at its best length.
 
@@ -734,7 +734,7 @@ def _inside(banned, p, length):
     return banned[p + length] - banned[p] == length
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _no_window_outside(pos, lo, count, length, banned):
     """True when every window at ``pos[lo:lo + count]`` lies inside the banned region."""
     for j in range(lo, lo + count):
@@ -743,7 +743,7 @@ def _no_window_outside(pos, lo, count, length, banned):
     return True
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _all_windows_banned(pos, count, length, bits, banned):
     """True when every window the greedy would replace at sorted ``pos[:count]`` lies inside the banned region."""
     last_end = -1
@@ -756,7 +756,7 @@ def _all_windows_banned(pos, count, length, bits, banned):
     return True
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _free_starts(pos, lo, count, bits):
     """How many of the positions ``pos[lo:lo + count]`` are not replaced."""
     free = 0
@@ -767,13 +767,43 @@ def _free_starts(pos, lo, count, bits):
     return free
 
 
-@njit(**JIT_OPTIONS)
+@njit(inline="always", **LEAF_JIT_OPTIONS)
+def _sift(a, i, end):
+    """Move ``a[i]`` down the max-heap ``a[:end]`` to its place."""
+    v = a[i]
+    while True:
+        child = 2 * i + 1
+        if child >= end:
+            break
+        if child + 1 < end and a[child + 1] > a[child]:
+            child += 1
+        if a[child] <= v:
+            break
+        a[i] = a[child]
+        i = child
+    a[i] = v
+
+
+@njit(**LEAF_JIT_OPTIONS)
+def _heapsort(a, count):
+    """Sort ``a[:count]`` in place, ascending, without allocating."""
+    for start in range((count >> 1) - 1, -1, -1):
+        _sift(a, start, count)
+    for end in range(count - 1, 0, -1):
+        t = a[0]
+        a[0] = a[end]
+        a[end] = t
+        _sift(a, 0, end)
+
+
+@njit(**LEAF_JIT_OPTIONS)
 def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
     """``dst[:count] = sorted(src[lo:lo + count])`` for distinct positions in ``[min_pos, max_pos]``.
 
     Insertion sort for the many tiny candidates; for dense ones (frequent
     repeats) a bitmap pass, O(count + span / 64), that beats a comparison
-    sort by a wide margin; a comparison sort otherwise. ``marks`` is an
+    sort by a wide margin; an in-place heapsort otherwise (a leaf kernel
+    cannot call ``ndarray.sort``, which allocates). ``marks`` is an
     all-zero scratch bitmap over the record and is left all zero.
     """
     if count <= 24:
@@ -786,9 +816,9 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
             dst[j] = v
         return
     if (max_pos >> 6) - (min_pos >> 6) > 4 * count:
-        view = dst[:count]
-        view[:] = src[lo : lo + count]
-        view.sort()
+        for i in range(count):
+            dst[i] = src[lo + i]
+        _heapsort(dst, count)
         return
     for i in range(lo, lo + count):
         p = src[i]
@@ -805,7 +835,7 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
                 word &= word - _ONE
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _first_replaced(bits, lo, hi):
     """The first replaced position in ``[lo, hi)``, or -1 when all of it is free."""
     w = lo >> 6
@@ -819,7 +849,7 @@ def _first_replaced(bits, lo, hi):
     return -1
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _score(pos, lo, hi, full_len, bits, trunc, min_len):
     """Exact gain of a candidate at its best length among a few natural ones.
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from numba_kernels.config import JIT_OPTIONS
+from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
 
 __all__ = ["suffix_array", "lcp_array", "lcp_intervals", "repeat_suffix_array"]
 
@@ -192,7 +192,7 @@ def _bigram_live(s):
     return live
 
 
-@njit(**JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _count_bigrams(s, lo, tkey, tcnt, slot, i, used):
     """Count bigrams ``i, i + 1, ...`` into the table, noting each one's slot.
 

@@ -8,6 +8,7 @@ import pytest
 from numba_kernels.select import (
     _count_greedy,
     _first_replaced,
+    _heapsort,
     _interval_children,
     _mark_window,
     _paper_select,
@@ -70,10 +71,22 @@ def _bits_from(replaced: list[bool]) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("count", "span"),
-    [(0, 10), (1, 1), (24, 100), (25, 25), (64, 64), (300, 4000), (200, 100_000), (1000, 1000), (100, 6400)],
+    [
+        (0, 10),
+        (1, 1),
+        (24, 100),
+        (25, 25),
+        (64, 64),
+        (300, 4000),
+        (200, 100_000),
+        (25, 100_000),
+        (101, 40_000),
+        (1000, 1000),
+        (100, 6400),
+    ],
 )
 def test_sorted_copy_sorts_every_path(count, span):
-    """Insertion sort (<= 24), the bitmap pass (dense) and the comparison sort (sparse) all sort exactly."""
+    """Insertion sort (<= 24), the bitmap pass (dense) and the heapsort (sparse) all sort exactly."""
     rng = np.random.default_rng(count * 7 + span)
     n = span + 130
     offset = int(rng.integers(0, 130))
@@ -87,6 +100,16 @@ def test_sorted_copy_sorts_every_path(count, span):
     assert dst[:count].tolist() == sorted(positions.tolist())
     assert dst[count:].tolist() == [-1, -1, -1]  # nothing written past count
     assert not marks.any()  # the scratch bitmap comes back clean for the next candidate
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7, 8, 25, 64, 257])
+def test_heapsort_sorts_a_prefix_in_place(count):
+    """Duplicates and negative values included; nothing past ``count`` moves."""
+    rng = np.random.default_rng(count)
+    a = rng.integers(-5, 6 if count % 2 else 10_000, size=count + 4).astype(np.int32)
+    expected = sorted(a[:count].tolist()) + a[count:].tolist()
+    _heapsort(a, count)
+    assert a.tolist() == expected
 
 
 def test_bitmap_windows_match_a_boolean_list():
