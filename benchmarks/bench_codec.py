@@ -11,6 +11,8 @@ Tables (markdown, printed and written to ``benchmarks/results/codec.md``):
    mixed from all corpora (the same 128K tokens at every size), per strategy, with t(128K) / t(1K), and the time of
    each kernel stage (suffix array, LCP, savings selection, paper selection).
 3. Decompress speed per strategy and record size.
+4. The same texts through other tokenizer APIs of the same vocabulary (``encode_batch``, per-record ``encode``,
+   transformers' fast and pure-Python GPT-2 tokenizers), for context next to the speed target.
 
 Timing: every quantity is measured ``--repeats`` times (default 3) and the best is kept; the repeats are
 interleaved (repeat 1 of everything, then repeat 2, ...), so the compared quantities (tokenizer vs codec, strategy vs
@@ -38,9 +40,11 @@ os.environ["RAYON_NUM_THREADS"] = "1"
 os.environ["TOKENIZERS_PARALLELISM"] = "false"
 
 import argparse  # noqa: E402
+import json  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -133,6 +137,35 @@ class Corpus:
 def tokenize(tok: Tokenizer, texts: list[str]) -> list:
     """What the pipeline does (pipelines/tokenizer.py): ``encode_batch_fast`` (no offsets) where available."""
     return getattr(tok, "encode_batch_fast", tok.encode_batch)(texts, add_special_tokens=False)
+
+
+def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
+    """Other ways to tokenize the same text with the same GPT-2 vocabulary, for context next to the pipeline's.
+
+    Every path yields the same ids; the pure-Python ``GPT2Tokenizer`` is built from the bundled
+    ``tokenizer.json``'s vocabulary and merges (checked id-for-id on the first text by the caller).
+    """
+    from transformers import GPT2Tokenizer, PreTrainedTokenizerFast
+
+    model = json.loads(TOKENIZER.read_text(encoding="utf-8"))["model"]
+    merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
+    with tempfile.TemporaryDirectory(prefix="ltsc-bench-tok-") as workdir:
+        vocab_file, merges_file = Path(workdir) / "vocab.json", Path(workdir) / "merges.txt"
+        vocab_file.write_text(json.dumps(model["vocab"]), encoding="utf-8")
+        merges_file.write_text("#version: 0.2\n" + "\n".join(merges) + "\n", encoding="utf-8")
+        slow = GPT2Tokenizer(str(vocab_file), str(merges_file))
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok)
+    return {
+        "tokenizers `encode_batch_fast` (the pipeline's; table 1)": lambda texts: tokenize(tok, texts),
+        "tokenizers `encode_batch` (with offsets)": lambda texts: tok.encode_batch(texts, add_special_tokens=False),
+        "tokenizers `encode`, one call per record": lambda texts: [
+            tok.encode(t, add_special_tokens=False) for t in texts
+        ],
+        "transformers fast tokenizer, `tok(texts)`": lambda texts: fast(texts, add_special_tokens=False)["input_ids"],
+        "transformers `GPT2Tokenizer` (pure Python), per record": lambda texts: [
+            slow(t, add_special_tokens=False)["input_ids"] for t in texts
+        ],
+    }
 
 
 def encode(tok: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -361,6 +394,16 @@ def main(argv: list[str] | None = None) -> int:
     for c in corpora:
         stage_inputs[c.name] = stage_prepare(c.values, c.offsets)
 
+    # Other tokenizer paths over all corpora's texts (context for the speed target; same ids).
+    all_texts = [t for c in corpora for t in c.texts]
+    paths = tokenizer_paths(tok)
+    probe = all_texts[0]
+    for name, fn in paths.items():
+        ids = fn([probe])[0]
+        ids = ids.ids if hasattr(ids, "ids") else ids
+        if list(ids) != tok.encode(probe, add_special_tokens=False).ids:
+            raise SystemExit(f"tokenizer path disagrees with the bundled tokenizer: {name}")
+
     # Timed runs, interleaved: repeat r of every quantity before repeat r + 1 of any.
     for rep in range(args.repeats):
         for c in corpora:
@@ -369,6 +412,9 @@ def main(argv: list[str] | None = None) -> int:
                 clock.measure(f"comp/{c.name}/{st}/{pool}", lambda c=c, k=codec: k.compress_batch(c.values, c.offsets))
                 cv, co = compressed[(c.name, st, pool)]
                 clock.measure(f"dec/{c.name}/{st}/{pool}", lambda cv=cv, co=co, k=codec: k.decompress_batch(cv, co))
+        for name, fn in paths.items():
+            if rep == 0 or "pure Python" not in name:  # the pure-Python one takes seconds a pass: measured once
+                clock.measure(f"path/{name}", lambda fn=fn: fn(all_texts))
         for size, (v, o) in size_batches.items():
             for st in STRATEGIES:
                 codec = codecs[(st, 4096)]
@@ -595,6 +641,23 @@ def main(argv: list[str] | None = None) -> int:
         )
     rows.append(["all corpora"] + [fmt_rate(total_tokens / tot_dec_time[(st, 4096)]) for st in STRATEGIES])
     lines += table(["input"] + [f"{st} tok/s" for st in STRATEGIES], rows)
+    lines.append("")
+
+    # ---- Table 4
+    lines.append("## 4. Tokenizer paths\n")
+    all_tokens = total_tokens
+    comp_best = tot_comp_time[("best", 4096)]
+    lines.append(
+        "The same texts (all corpora, one list) through other APIs of the same GPT-2 vocabulary, one thread, warm "
+        "cache, in the same run (the pure-Python one measured once). The speed target (below) is judged against the "
+        "pipeline's path, the fastest here; the last column is the default's compress speed over each path's "
+        "speed. All paths yield the same ids.\n"
+    )
+    rows = []
+    for name in paths:
+        t = best[f"path/{name}"]
+        rows.append([name, fmt_rate(all_tokens / t), f"{t / all_tokens * 1e9:.0f}", f"{t / comp_best:.2f}x"])
+    lines += table(["path", "tok/s", "ns/token", "best compress / path"], rows)
     lines.append("")
 
     # ---- Targets
