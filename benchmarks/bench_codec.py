@@ -645,7 +645,6 @@ def main(argv: list[str] | None = None) -> int:
 
     # ---- Table 4
     lines.append("## 4. Tokenizer paths\n")
-    all_tokens = total_tokens
     comp_best = tot_comp_time[("best", 4096)]
     lines.append(
         "The same texts (all corpora, one list) through other APIs of the same GPT-2 vocabulary, one thread, warm "
@@ -656,7 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in paths:
         t = best[f"path/{name}"]
-        rows.append([name, fmt_rate(all_tokens / t), f"{t / all_tokens * 1e9:.0f}", f"{t / comp_best:.2f}x"])
+        rows.append([name, fmt_rate(total_tokens / t), f"{t / total_tokens * 1e9:.0f}", f"{t / comp_best:.2f}x"])
     lines += table(["path", "tok/s", "ns/token", "best compress / path"], rows)
     lines.append("")
 

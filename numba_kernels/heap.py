@@ -5,6 +5,9 @@ Each slot holds its candidate's keys inline (three parallel arrays), so a sift
 compares values already in hand instead of chasing candidate indices into
 per-candidate key arrays; sifts move a hole instead of swapping.
 
+:func:`_heapsort` is the plain in-place heapsort of one array, for leaf kernels
+that must not allocate (``ndarray.sort`` does).
+
 Callers pack several orderings into ``key``: the savings greedy uses
 ``gain << 31 | length`` (records are shorter than 2**31 tokens, so both fit).
 """
@@ -79,3 +82,32 @@ def _heap_pop(hk, hf, hc, size):
 def _heapify(hk, hf, hc, size):
     for i in range((size >> 1) - 1, -1, -1):
         _sift_down(hk, hf, hc, size, i)
+
+
+@njit(inline="always", **LEAF_JIT_OPTIONS)
+def _sift(a, i, end):
+    """Move ``a[i]`` down the max-heap ``a[:end]`` to its place."""
+    v = a[i]
+    while True:
+        child = 2 * i + 1
+        if child >= end:
+            break
+        if child + 1 < end and a[child + 1] > a[child]:
+            child += 1
+        if a[child] <= v:
+            break
+        a[i] = a[child]
+        i = child
+    a[i] = v
+
+
+@njit(**LEAF_JIT_OPTIONS)
+def _heapsort(a, count):
+    """Sort ``a[:count]`` in place, ascending, without allocating."""
+    for start in range((count >> 1) - 1, -1, -1):
+        _sift(a, start, count)
+    for end in range(count - 1, 0, -1):
+        t = a[0]
+        a[0] = a[end]
+        a[end] = t
+        _sift(a, 0, end)

@@ -27,7 +27,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
-from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify
+from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify, _heapsort
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 _ONE = np.uint64(1)
@@ -765,35 +765,6 @@ def _free_starts(pos, lo, count, bits):
         if not bits[p >> 6] & (_ONE << np.uint64(p & 63)):
             free += 1
     return free
-
-
-@njit(inline="always", **LEAF_JIT_OPTIONS)
-def _sift(a, i, end):
-    """Move ``a[i]`` down the max-heap ``a[:end]`` to its place."""
-    v = a[i]
-    while True:
-        child = 2 * i + 1
-        if child >= end:
-            break
-        if child + 1 < end and a[child + 1] > a[child]:
-            child += 1
-        if a[child] <= v:
-            break
-        a[i] = a[child]
-        i = child
-    a[i] = v
-
-
-@njit(**LEAF_JIT_OPTIONS)
-def _heapsort(a, count):
-    """Sort ``a[:count]`` in place, ascending, without allocating."""
-    for start in range((count >> 1) - 1, -1, -1):
-        _sift(a, start, count)
-    for end in range(count - 1, 0, -1):
-        t = a[0]
-        a[0] = a[end]
-        a[end] = t
-        _sift(a, 0, end)
 
 
 @njit(**LEAF_JIT_OPTIONS)

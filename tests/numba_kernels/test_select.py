@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from numba_kernels.heap import _heapsort
 from numba_kernels.select import (
     _count_greedy,
     _first_replaced,
-    _heapsort,
     _interval_children,
     _mark_window,
     _paper_select,
