@@ -326,13 +326,13 @@ def _workspace(n):
 
     Returns:
         ``(scratch, keys, marks, flags)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32 values, ``n + 1``
-        int64 heap keys, an all-zero bitmap over the record (:func:`_sorted_copy` leaves it all zero),
-        two bools per candidate.
+        int64 heap keys, an all-zero bitmap over the record and a summary of its words (rows 0 and 1;
+        :func:`_sorted_copy` leaves them all zero), two bools per candidate.
     """
     return (
         np.empty((_SCRATCH_ARRAYS, n + 1), np.int32),
         np.empty(n + 1, np.int64),
-        np.zeros((n >> 6) + 1, np.uint64),
+        np.zeros((2, (n >> 6) + 1), np.uint64),
         np.empty((2, n + 1), np.bool_),
     )
 
@@ -771,11 +771,14 @@ def _free_starts(pos, lo, count, bits):
 def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
     """``dst[:count] = sorted(src[lo:lo + count])`` for distinct positions in ``[min_pos, max_pos]``.
 
-    Insertion sort for the many tiny candidates; for dense ones (frequent
-    repeats) a bitmap pass, O(count + span / 64), that beats a comparison
-    sort by a wide margin; an in-place heapsort otherwise (a leaf kernel
-    cannot call ``ndarray.sort``, which allocates). ``marks`` is an
-    all-zero scratch bitmap over the record and is left all zero.
+    Insertion sort for the many tiny candidates; otherwise the positions are
+    set in a bitmap over the record and read back in order. Dense sets
+    (frequent repeats) scan the bitmap's words, O(count + span / 64); sparse
+    ones also set a summary bit per word and scan only the words it marks,
+    O(count + span / 4096); an in-place heapsort takes the sparsest (a leaf
+    kernel cannot call ``ndarray.sort``, which allocates). ``marks`` is the
+    all-zero scratch of :func:`_workspace`: the bitmap in row 0, the summary of
+    its words in row 1; both are left all zero.
     """
     if count <= 24:
         for i in range(count):
@@ -786,24 +789,46 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
                 j -= 1
             dst[j] = v
         return
-    if (max_pos >> 6) - (min_pos >> 6) > 4 * count:
+    words = marks[0]
+    if (max_pos >> 6) - (min_pos >> 6) <= 4 * count:
+        for i in range(lo, lo + count):
+            p = src[i]
+            words[p >> 6] |= _ONE << np.uint64(p & 63)
+        k = 0
+        for wi in range(min_pos >> 6, (max_pos >> 6) + 1):
+            k = _drain_word(words, wi, dst, k)
+        return
+    if (max_pos >> 12) - (min_pos >> 12) > 4 * count:
         for i in range(count):
             dst[i] = src[lo + i]
         _heapsort(dst, count)
         return
+    summary = marks[1]
     for i in range(lo, lo + count):
         p = src[i]
-        marks[p >> 6] |= _ONE << np.uint64(p & 63)
+        words[p >> 6] |= _ONE << np.uint64(p & 63)
+        summary[p >> 12] |= _ONE << np.uint64((p >> 6) & 63)
     k = 0
-    for wi in range(min_pos >> 6, (max_pos >> 6) + 1):
-        word = marks[wi]
-        if word:
-            marks[wi] = 0
-            base = wi << 6
-            while word:
-                dst[k] = base + _ctz(word)
-                k += 1
-                word &= word - _ONE
+    for si in range(min_pos >> 12, (max_pos >> 12) + 1):
+        word = summary[si]
+        summary[si] = 0
+        while word:
+            k = _drain_word(words, (si << 6) + _ctz(word), dst, k)
+            word &= word - _ONE
+
+
+@njit(inline="always", **LEAF_JIT_OPTIONS)
+def _drain_word(words, wi, dst, k):
+    """Append the positions set in ``words[wi]`` to ``dst[k:]`` in order and clear the word; returns the new ``k``."""
+    word = words[wi]
+    if word:
+        words[wi] = 0
+        base = wi << 6
+        while word:
+            dst[k] = base + _ctz(word)
+            k += 1
+            word &= word - _ONE
+    return k
 
 
 @njit(**LEAF_JIT_OPTIONS)

@@ -83,17 +83,21 @@ def _bits_from(replaced: list[bool]) -> np.ndarray:
         (101, 40_000),
         (1000, 1000),
         (100, 6400),
+        (25, 500_000),
+        (40, 1_000_000),
     ],
 )
 def test_sorted_copy_sorts_every_path(count, span):
-    """Insertion sort (<= 24), the bitmap pass (dense) and the heapsort (sparse) all sort exactly."""
+    """Every path sorts exactly: insertion sort (count <= 24), the bitmap pass (span / 64 <= 4 count: 25/25,
+    64/64, 300/4000, 1000/1000, 100/6400), the bitmap with a summary of its words (span / 4096 <= 4 count:
+    200/100000, 25/100000, 101/40000) and the heapsort (sparser: 25/500000, 40/1000000)."""
     rng = np.random.default_rng(count * 7 + span)
     n = span + 130
     offset = int(rng.integers(0, 130))
     positions = offset + rng.choice(span, size=count, replace=False) if count else np.zeros(0, np.int64)
     src = np.concatenate([[-5, -6], positions, [-7]]).astype(np.int64)
     dst = np.full(count + 3, -1, np.int64)
-    marks = np.zeros((n >> 6) + 1, np.uint64)
+    marks = np.zeros((2, (n >> 6) + 1), np.uint64)
     lo_pos = int(positions.min()) if count else 0
     hi_pos = int(positions.max()) if count else 0
     _sorted_copy(src, 2, count, dst, lo_pos, hi_pos, marks)
