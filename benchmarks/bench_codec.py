@@ -296,8 +296,8 @@ def stage_measure(clock: Clock, key: str, inputs: tuple[list, list, list]) -> No
     clock.measure(
         f"stage/{key}/run_family",
         lambda: [
-            _with_run_family(r, b[0].copy(), b[1], b[2], b[3], 4096, _refine_budget(r))
-            for r, sa, iv, t, o, el, es, eg, wk, b, _ in starts
+            _with_run_family(r, *a, b[0].copy(), b[1], b[2], b[3], 4096, _refine_budget(r))
+            for (r, sa, iv, t, o, el, es, eg, wk, b, _), a in zip(starts, arrays, strict=True)
         ],
     )
     clock.measure(

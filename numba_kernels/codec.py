@@ -289,7 +289,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
             best,
         )
         occ, entry_len, entry_src, entry_gain = _with_run_family(
-            w, occ, entry_len, entry_src, entry_gain, pool, _refine_budget(w)
+            w, sa, lcp, occ, entry_len, entry_src, entry_gain, pool, _refine_budget(w)
         )
     if strategy == STRATEGY_PAPER:
         paper_len = max_len if max_len > 0 else PAPER_MAX_LEN

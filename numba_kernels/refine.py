@@ -333,105 +333,110 @@ def _dissolve(w, occ, entry_len, entry_src, entry_gain, pool, budget):
 # --------------------------------------------------------------------------------------
 
 
-@njit(inline="always", **JIT_OPTIONS)
-def _pair_slot(a, b, mask):
-    """Hash-table slot of a pair of tokens."""
-    x = ((_U(a) << _U(32)) ^ _U(b & 0xFFFFFFFF)) * _MUL
-    return np.int64((x >> _U(32)) & _U(mask))
+@njit(**JIT_OPTIONS)
+def _occurrences(sa, lcp, rank, entry_len, entry_src, budget):
+    """Every position where each entry's text occurs (overlaps included), grouped by position.
+
+    An entry's occurrences are the suffixes around its source's rank whose
+    common prefix with it is at least its length (every entry has two or more
+    tokens, and common prefixes of that many are exact in the arrays of
+    :func:`numba_kernels.suffix._repeat_suffix_array`); a source outside the
+    suffix array starts no repeated bigram, so it is the entry's only
+    occurrence. Within a position the entries are in index order.
+
+    Returns:
+        ``(start, entry)``: the entries occurring at position ``p`` are
+        ``entry[start[p]:start[p + 1]]``; ``start`` is empty when more than
+        ``budget`` occurrences (-1: no bound) would be listed.
+    """
+    n = rank.shape[0]
+    m = entry_len.shape[0]
+    lo = np.empty(m, np.int64)
+    hi = np.empty(m, np.int64)
+    total = 0
+    for j in range(m):
+        length = entry_len[j]
+        r = rank[entry_src[j]]
+        if r < 0:
+            lo[j] = -1
+            total += 1
+        else:
+            a = r
+            while a > 0 and lcp[a] >= length:
+                a -= 1
+            b = r
+            while b + 1 < sa.shape[0] and lcp[b + 1] >= length:
+                b += 1
+            lo[j] = a
+            hi[j] = b
+            total += b - a + 1
+        if 0 <= budget < total:
+            return np.empty(0, np.int64), np.empty(0, np.int32)
+    start = np.zeros(n + 2, np.int64)
+    for j in range(m):
+        if lo[j] < 0:
+            start[entry_src[j] + 2] += 1
+        else:
+            for t in range(lo[j], hi[j] + 1):
+                start[sa[t] + 2] += 1
+    for p in range(n):
+        start[p + 2] += start[p + 1]
+    entry = np.empty(total, np.int32)
+    for j in range(m):  # start[p + 1] is the fill point of position p
+        if lo[j] < 0:
+            p = entry_src[j]
+            entry[start[p + 1]] = j
+            start[p + 1] += 1
+        else:
+            for t in range(lo[j], hi[j] + 1):
+                p = sa[t]
+                entry[start[p + 1]] = j
+                start[p + 1] += 1
+    return start[: n + 1], entry
 
 
 @njit(**JIT_OPTIONS)
-def _reparse(w, entry_len, entry_src, budget):
+def _reparse(w, sa, lcp, entry_len, entry_src, budget):
     """The optimal placement of a fixed flat dictionary over ``w``, dropping entries until all pay.
 
     A DP over the positions, right to left: at each, no entry or any entry
-    whose text starts there (found by its first two tokens, then compared),
+    whose text starts there (:func:`_occurrences`, read off ``w``'s suffix and
+    LCP arrays ``sa, lcp`` from :func:`numba_kernels.suffix._repeat_suffix_array`),
     maximizing the tokens saved ``len - 1`` per occurrence (ties: no entry, then
     the earlier entry). Entries whose uses then do not pay leave and the DP
     runs again. Each entry's source becomes its first placed occurrence.
 
     Returns:
         ``(occ, entry_len, entry_src, entry_gain, ok)``; ``ok`` is False (and
-        the rest meaningless) when ``budget`` (token comparisons, -1: none) ran out.
+        the rest meaningless) when the entries occur more than ``budget`` times
+        (overlaps included; -1: no bound).
     """
     m = entry_len.shape[0]
     n = w.shape[0]
     occ = np.full(n, -1, np.int32)
+    rank = np.full(n, -1, np.int64)
+    for r in range(sa.shape[0]):
+        rank[sa[r]] = r
+    start, entry = _occurrences(sa, lcp, rank, entry_len, entry_src, budget)
+    if start.shape[0] == 0:
+        return occ, entry_len, entry_src, entry_len, False
     live = np.ones(m, np.bool_)
-    mask = 1
-    while mask < 2 * m + 2:
-        mask <<= 1
-    key_a = np.full(mask, -1, np.int64)
-    key_b = np.full(mask, -1, np.int64)
-    slot_count = np.zeros(mask, np.int64)
-    mask -= 1
-    entry_slot = np.empty(m, np.int64)
-    for j in range(m):
-        a = w[entry_src[j]]
-        b = w[entry_src[j] + 1]
-        k = _pair_slot(a, b, mask)
-        while key_a[k] >= 0 and not (key_a[k] == a and key_b[k] == b):
-            k = (k + 1) & mask
-        key_a[k] = a
-        key_b[k] = b
-        slot_count[k] += 1
-        entry_slot[j] = k
-    start = np.zeros(mask + 2, np.int64)
-    for k in range(mask + 1):
-        start[k + 1] = start[k] + slot_count[k]
-    fill = start[:-1].copy()
-    bucket = np.empty(m, np.int64)
-    for j in range(m):
-        bucket[fill[entry_slot[j]]] = j
-        fill[entry_slot[j]] += 1
-    # Prefix hashes of the record and of each entry: a text comparison only for a hash match.
-    longest = 2
-    for j in range(m):
-        longest = max(longest, entry_len[j])
-    power = np.empty(longest + 1, np.uint64)
-    power[0] = _U(1)
-    for i in range(longest):
-        power[i + 1] = power[i] * _MUL
-    prefix = np.empty(n + 1, np.uint64)
-    _prefix_hashes(w, 0, n, prefix)
-    ehash = np.empty(m, np.uint64)
-    for j in range(m):
-        ehash[j] = prefix[entry_src[j] + entry_len[j]] - prefix[entry_src[j]] * power[entry_len[j]]
-    f = np.empty(n + 1, np.int64)
-    choice = np.empty(n + 1, np.int32)
+    f = np.zeros(n + 1, np.int64)
+    choice = np.full(n + 1, -1, np.int32)
     uses = np.zeros(m, np.int64)
-    spent = 0
     while True:
-        f[n] = 0
-        choice[n] = -1
-        if n > 0:
-            f[n - 1] = 0
-            choice[n - 1] = -1
-        for i in range(n - 2, -1, -1):
-            f[i] = f[i + 1]
-            choice[i] = -1
-            a = w[i]
-            b = w[i + 1]
-            k = _pair_slot(a, b, mask)
-            while key_a[k] >= 0 and not (key_a[k] == a and key_b[k] == b):
-                k = (k + 1) & mask
-            if key_a[k] < 0:
-                continue
-            for t in range(start[k], start[k + 1]):
-                j = bucket[t]
-                length = entry_len[j]
-                if not live[j] or i + length > n:
-                    continue
-                if length - 1 + f[i + length] <= f[i]:
-                    continue
-                if prefix[i + length] - prefix[i] * power[length] != ehash[j]:
-                    continue
-                spent += length
-                if _same(w, i, entry_src[j], length):
-                    f[i] = length - 1 + f[i + length]
-                    choice[i] = j
-        if 0 <= budget < spent:
-            return occ, entry_len, entry_src, entry_len, False
+        for i in range(n - 1, -1, -1):
+            best = f[i + 1]
+            pick = -1
+            for t in range(start[i], start[i + 1]):
+                j = entry[t]
+                if live[j]:
+                    v = entry_len[j] - 1 + f[i + entry_len[j]]
+                    if v > best:
+                        best = v
+                        pick = j
+            f[i] = best
+            choice[i] = pick
         uses[:] = 0
         i = 0
         while i < n:
@@ -700,9 +705,10 @@ def _run_shaped(w, src, length, t):
 
 
 @njit(**JIT_OPTIONS)
-def _with_run_family(w, occ, entry_len, entry_src, entry_gain, pool, budget):
+def _with_run_family(w, sa, lcp, occ, entry_len, entry_src, entry_gain, pool, budget):
     """The parse with its run entries replaced by a family chosen together, re-placed; the better of the two.
 
+    ``sa, lcp`` are ``w``'s arrays from :func:`numba_kernels.suffix._repeat_suffix_array`.
     Records where runs of one token cover less than a sixteenth are left alone.
     """
     n = w.shape[0]
@@ -718,7 +724,7 @@ def _with_run_family(w, occ, entry_len, entry_src, entry_gain, pool, budget):
         return occ, entry_len, entry_src, entry_gain
     new_len = np.concatenate((entry_len[keep], fam_len))
     new_src = np.concatenate((entry_src[keep], fam_src))
-    r_occ, r_len, r_src, r_gain, ok = _reparse(w, new_len, new_src, budget)
+    r_occ, r_len, r_src, r_gain, ok = _reparse(w, sa, lcp, new_len, new_src, budget)
     if ok and r_gain.sum() > entry_gain.sum():
         return r_occ, r_len, r_src, r_gain
     return occ, entry_len, entry_src, entry_gain

@@ -43,7 +43,7 @@ def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096):
         if o_best[3].sum() >= best[3].sum():
             best = o_best
     s = K._search_step(w, 0, pool, 1, sa, iv, tiers, occ, lens, src, gain, work, ws, 1, True, best)
-    return _with_run_family(w, s[0], s[1], s[2], s[3], pool, K._refine_budget(w))
+    return _with_run_family(w, sa, lcp, s[0], s[1], s[2], s[3], pool, K._refine_budget(w))
 
 
 def _runs(w: np.ndarray):

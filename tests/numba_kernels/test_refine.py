@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.refine import _dissolve, _family_value, _reparse, _run_family, _with_run_family
+from numba_kernels.refine import _dissolve, _family_value, _occurrences, _reparse, _run_family, _with_run_family
 from numba_kernels.select import _savings_select
+from numba_kernels.suffix import _repeat_suffix_array
 from tests import naive
 from tests.numba_kernels.test_select import CASES, NO_BAN, TIERS, _check_parse, _random_cases, _suffix_data
 
@@ -116,7 +117,7 @@ def test_reparse_matches_the_naive_reference(pool):
         if len(lengths) == 0:
             continue
         definitions = [tuple(s[a : a + b]) for a, b in zip(src.tolist(), lengths.tolist(), strict=True)]
-        r_occ, r_len, r_src, r_gain, ok = _reparse(arr, lengths, src, -1)
+        r_occ, r_len, r_src, r_gain, ok = _reparse(arr, *_repeat_suffix_array(arr), lengths, src, -1)
         assert ok
         kept = naive.reparse(s, definitions)
         assert _entries_of(r_occ, r_len) == kept, s
@@ -130,8 +131,9 @@ def test_reparse_matches_the_naive_reference(pool):
 def test_reparse_drops_an_entry_that_stops_paying():
     """'1 2' used twice saves 1 * 2 - 3 < 0 once '1 2 3 4' takes its three places: it leaves, the rest stays."""
     s = [1, 2, 3, 4, 9, 1, 2, 3, 4, 8, 1, 2, 3, 4, 7, 1, 2, 6, 1, 2]
+    arr = np.array(s, np.int64)
     r_occ, r_len, r_src, r_gain, ok = _reparse(
-        np.array(s, np.int64), np.array([2, 4], np.int64), np.array([15, 0], np.int64), -1
+        arr, *_repeat_suffix_array(arr), np.array([2, 4], np.int64), np.array([15, 0], np.int64), -1
     )
     assert ok
     assert _entries_of(r_occ, r_len) == [(4, [0, 5, 10])] == naive.reparse(s, [(1, 2), (1, 2, 3, 4)])
@@ -139,9 +141,54 @@ def test_reparse_drops_an_entry_that_stops_paying():
 
 
 def test_reparse_reports_a_budget_it_ran_out_of():
+    """'1 2 3' occurs three times: a budget of 3 occurrences suffices, 2 does not."""
     s = np.array([1, 2, 3, 1, 2, 3, 1, 2, 3], np.int64)
-    assert _reparse(s, np.array([3], np.int64), np.array([0], np.int64), -1)[4]
-    assert not _reparse(s, np.array([3], np.int64), np.array([0], np.int64), 2)[4]
+    arrays = _repeat_suffix_array(s)
+    assert _reparse(s, *arrays, np.array([3], np.int64), np.array([0], np.int64), -1)[4]
+    assert _reparse(s, *arrays, np.array([3], np.int64), np.array([0], np.int64), 3)[4]
+    assert not _reparse(s, *arrays, np.array([3], np.int64), np.array([0], np.int64), 2)[4]
+
+
+def _naive_occurrences(s: list[int], lengths: list[int], sources: list[int]) -> list[list[int]]:
+    """For each position, the entries whose text starts there, in index order."""
+    texts = [s[a : a + b] for a, b in zip(sources, lengths, strict=True)]
+    return [[j for j, t in enumerate(texts) if s[p : p + len(t)] == t] for p in range(len(s))]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_occurrences_lists_every_overlapping_occurrence(seed):
+    """Against a scan of every position: overlaps, nested entries, and sources outside the suffix array.
+
+    The records mix a few repeated pieces with a repeat-free stretch (ids 100+, collapsed out of the suffix
+    array), and one entry is taken from that stretch: it occurs only at its source.
+    """
+    rng = np.random.default_rng(seed)
+    pieces = [rng.integers(0, 4, size=int(rng.integers(2, 6))).tolist() for _ in range(4)]
+    s = [t for _ in range(12) for t in pieces[int(rng.integers(0, 4))]] + list(range(100, 120)) + [1, 1, 1, 1]
+    arr = np.array(s, np.int64)
+    sa, lcp = _repeat_suffix_array(arr)
+    assert sa.size < arr.size  # the repeat-free stretch is collapsed: the single-occurrence path is exercised
+    lengths, sources = [], []
+    for _ in range(8):
+        length = int(rng.integers(2, 7))
+        sources.append(int(rng.integers(0, 40)))
+        lengths.append(length)
+    lengths += [3, 2, 2]
+    sources += [s.index(105), len(s) - 2, len(s) - 4]  # from the stretch; '1 1' at the end overlaps itself
+    start, entry = _occurrences(
+        sa, lcp, _rank(sa, arr.size), np.array(lengths, np.int64), np.array(sources, np.int64), -1
+    )
+    got = [entry[start[p] : start[p + 1]].tolist() for p in range(len(s))]
+    assert got == _naive_occurrences(s, lengths, sources)
+    assert start[-1] == sum(len(x) for x in got)
+    bounded = _occurrences(sa, lcp, _rank(sa, arr.size), np.array(lengths), np.array(sources), start[-1] - 1)
+    assert bounded[0].size == 0  # one occurrence over the budget: nothing listed
+
+
+def _rank(sa: np.ndarray, n: int) -> np.ndarray:
+    rank = np.full(n, -1, np.int64)
+    rank[sa] = np.arange(sa.size)
+    return rank
 
 
 def test_family_value_is_the_exhaustive_tiling():
@@ -205,9 +252,10 @@ def test_with_run_family_improves_the_greedy_on_indentation_and_stays_valid():
     arr = np.array(s, np.int64)
     sa, iv = _suffix_data(arr)
     occ, lengths, src, gain, _, _ = _savings_select(arr, 0, 4096, 1, sa, iv, TIERS, NO_BAN, -1)
-    out = _with_run_family(arr, occ.copy(), lengths, src, gain, 4096, -1)
+    arrays = _repeat_suffix_array(arr)
+    out = _with_run_family(arr, *arrays, occ.copy(), lengths, src, gain, 4096, -1)
     _check_parse(s, *out)
     assert out[3].sum() > gain.sum()
     # with no room for the family the parse comes back as it was
-    same = _with_run_family(arr, occ.copy(), lengths, src, gain, 1, -1)
+    same = _with_run_family(arr, *arrays, occ.copy(), lengths, src, gain, 1, -1)
     assert same[3].tolist() == gain.tolist()
