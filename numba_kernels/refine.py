@@ -553,6 +553,64 @@ def _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, bes
     return total - cost
 
 
+@njit(**LEAF_JIT_OPTIONS)
+def _best_move(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked, pat_value):
+    """The entry whose toggle (add or remove) gives the family its largest value, and that value.
+
+    Exactly what calling :func:`_family_value` once per toggle gives (ties: the
+    first entry), but a prefix entry's toggle leaves the pure entries' knapsack
+    as it is, so it is computed once per call and only the patterns of that
+    entry's class are re-valued. ``pat_value`` is scratch of one value per
+    pattern. Returns ``(-1, value of chosen)`` when no toggle raises the value.
+    """
+    n_pure = pure.shape[0]
+    current = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+    move = -1
+    move_value = current
+    for e in range(n_pure):
+        chosen[e] = not chosen[e]
+        v = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+        chosen[e] = not chosen[e]
+        if v > move_value:
+            move = e
+            move_value = v
+    # The knapsack of the chosen pure entries (``best``) and each pattern's value under the chosen family.
+    _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+    for p in range(pat_r.shape[0]):
+        pat_value[p] = _pattern_value(pat_cls[p], pat_r[p], pre_cls, pre_len, chosen, n_pure, -1, best)
+    for e in range(pre_len.shape[0]):
+        c = pre_cls[e]
+        k = pre_len[e]
+        v = current
+        if chosen[n_pure + e]:  # removing it: its class's patterns re-valued without it
+            v += 2 + k
+            for p in range(pat_r.shape[0]):
+                if pat_cls[p] == c and k <= pat_r[p]:
+                    without = _pattern_value(c, pat_r[p], pre_cls, pre_len, chosen, n_pure, e, best)
+                    v -= pat_count[p] * (pat_value[p] - without)
+        else:  # adding it: a run of its class may now start with it
+            v -= 2 + k
+            for p in range(pat_r.shape[0]):
+                if pat_cls[p] == c and k <= pat_r[p] and k + best[pat_r[p] - k] > pat_value[p]:
+                    v += pat_count[p] * (k + best[pat_r[p] - k] - pat_value[p])
+        if v > move_value:
+            move = n_pure + e
+            move_value = v
+    return move, move_value
+
+
+@njit(inline="always", **LEAF_JIT_OPTIONS)
+def _pattern_value(c, r, pre_cls, pre_len, chosen, n_pure, skip, best):
+    """Tokens the chosen family saves in one run of ``r`` after prefix class ``c``, prefix entry ``skip`` left out."""
+    v = best[r]
+    if c >= 0:
+        for e in range(pre_len.shape[0]):
+            k = pre_len[e]
+            if e != skip and chosen[n_pure + e] and pre_cls[e] == c and k <= r and k + best[r - k] > v:
+                v = k + best[r - k]
+    return v
+
+
 @njit(**JIT_OPTIONS)
 def _run_family(w, t):
     """Run entries for token ``t`` chosen together by local search over the record's run histogram.
@@ -661,21 +719,12 @@ def _run_family(w, t):
     chosen = np.zeros(n_pure + n_pre, np.bool_)
     best = np.empty(_RUN_MAX + 1, np.int64)
     picked = np.empty(chosen.shape[0], np.int64)
-    current = 0
-    for _ in range(_RUN_STEPS):
-        move = -1
-        move_value = current
-        for e in range(chosen.shape[0]):  # add or remove one entry
-            chosen[e] = not chosen[e]
-            v = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
-            chosen[e] = not chosen[e]
-            if v > move_value:
-                move = e
-                move_value = v
+    pat_value = np.empty(n_pat, np.int64)
+    for _ in range(_RUN_STEPS):  # add or remove one entry at a time
+        move, _ = _best_move(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked, pat_value)
         if move < 0:
             break
         chosen[move] = not chosen[move]
-        current = move_value
     k = 0
     for e in range(chosen.shape[0]):
         k += chosen[e]

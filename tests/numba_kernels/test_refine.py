@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.refine import _dissolve, _family_value, _occurrences, _reparse, _run_family, _with_run_family
+from numba_kernels.refine import (
+    _best_move,
+    _dissolve,
+    _family_value,
+    _occurrences,
+    _reparse,
+    _run_family,
+    _with_run_family,
+)
 from numba_kernels.select import _savings_select
 from numba_kernels.suffix import _repeat_suffix_array
 from tests import naive
@@ -213,6 +221,43 @@ def test_family_value_is_the_exhaustive_tiling():
         ) - sum(1 + len(d) for d in family)
         got = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
         assert got == expected, family
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_best_move_is_the_best_single_toggle(seed):
+    """The move the family search takes: the first toggle of largest value, by calling _family_value per toggle.
+
+    Two prefix classes and unclassed runs, random families (prefix entries chosen and not), so both the add
+    and the remove branch of a prefix entry are compared, including entries no run is long enough for.
+    """
+    rng = np.random.default_rng(seed)
+    pure = np.array([2, 3, 4, 6, 8], np.int64)
+    pre_cls = np.array([0, 0, 0, 1, 1, 1, 1], np.int64)
+    pre_len = np.array([1, 3, 7, 2, 4, 9, 40], np.int64)
+    pat_cls = np.array([0, 0, 0, 1, 1, -1, -1, 1], np.int64)
+    pat_r = np.array([3, 7, 11, 4, 12, 4, 15, 30], np.int64)
+    n = pure.size + pre_len.size
+    best = np.empty(33, np.int64)
+    picked = np.empty(n, np.int64)
+    moved = 0
+    for _ in range(30):
+        pat_count = rng.integers(1, 12, size=pat_r.size).astype(np.int64)
+        chosen = rng.random(n) < 0.4
+        args = (pure, pre_cls, pre_len)
+        rest = (pat_cls, pat_r, pat_count, best, picked)
+        values = []
+        for e in range(n):
+            flip = chosen.copy()
+            flip[e] = not flip[e]
+            values.append(_family_value(*args, flip, *rest))
+        current = _family_value(*args, chosen.copy(), *rest)
+        top = max(values)
+        expected = (values.index(top), top) if top > current else (-1, current)
+        before = chosen.copy()
+        assert _best_move(*args, chosen, *rest, np.empty(pat_r.size, np.int64)) == expected
+        assert chosen.tolist() == before.tolist()  # toggles are undone
+        moved += expected[0] >= pure.size
+    assert moved >= 5, moved  # prefix entries win often enough for their branch to be what is compared
 
 
 def _indented(levels: list[int], t: int = 0, nl: int = 1) -> list[int]:
