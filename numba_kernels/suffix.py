@@ -425,30 +425,42 @@ def _repeat_suffix_array(s):
 
 
 @njit(**JIT_OPTIONS)
-def _induce(s, ls, sum_l, sum_s, lms, sa, buf):
-    """Induced sorting (SA-IS's core): place the LMS suffixes in order, then induce L and S suffixes."""
-    n = s.shape[0]
+def _induce(ts, sum_l, sum_s, lms, sa, buf):
+    """Induced sorting (SA-IS's core): place the LMS suffixes in order, then induce L and S suffixes.
+
+    ``ts[i]`` is ``2 * s[i] + (1 if suffix i is S-type else 0)``: one random read
+    gives both the bucket and the type of the suffix being induced.
+    """
+    n = ts.shape[0]
     sa[:] = -1
     buf[:] = sum_s
     for d in lms:
         if d == n:
             continue
-        sa[buf[s[d]]] = d
-        buf[s[d]] += 1
+        c = ts[d] >> 1
+        sa[buf[c]] = d
+        buf[c] += 1
     buf[:] = sum_l
-    sa[buf[s[n - 1]]] = n - 1
-    buf[s[n - 1]] += 1
+    c = ts[n - 1] >> 1
+    sa[buf[c]] = n - 1
+    buf[c] += 1
     for i in range(n):
-        v = sa[i]
-        if v >= 1 and not ls[v - 1]:
-            sa[buf[s[v - 1]]] = v - 1
-            buf[s[v - 1]] += 1
+        v = sa[i] - 1
+        if v >= 0:
+            x = ts[v]
+            if not x & 1:
+                c = x >> 1
+                sa[buf[c]] = v
+                buf[c] += 1
     buf[:] = sum_l
     for i in range(n - 1, -1, -1):
-        v = sa[i]
-        if v >= 1 and ls[v - 1]:
-            buf[s[v - 1] + 1] -= 1
-            sa[buf[s[v - 1] + 1]] = v - 1
+        v = sa[i] - 1
+        if v >= 0:
+            x = ts[v]
+            if x & 1:
+                c = (x >> 1) + 1
+                buf[c] -= 1
+                sa[buf[c]] = v
 
 
 @njit(**JIT_OPTIONS)
@@ -473,34 +485,37 @@ def _sa_is(s, upper):
             sa[0] = 1
             sa[1] = 0
         return sa
-    ls = np.zeros(n, np.bool_)  # True: S-type (suffix smaller than its successor)
-    for i in range(n - 2, -1, -1):
-        ls[i] = ls[i + 1] if s[i] == s[i + 1] else s[i] < s[i + 1]
+    # ts[i] = 2 * s[i] + type, type 1 for S (suffix i smaller than suffix i + 1), 0 for L;
+    # the last suffix is L (an implicit smallest sentinel follows). Bucket sizes on the way.
+    ts = np.empty(n, np.int32)
     sum_l = np.zeros(upper + 2, np.int32)
     sum_s = np.zeros(upper + 2, np.int32)
-    for i in range(n):
-        if not ls[i]:
-            sum_s[s[i]] += 1
+    ts[n - 1] = 2 * s[n - 1]
+    sum_s[s[n - 1]] += 1
+    for i in range(n - 2, -1, -1):
+        a = s[i]
+        b = s[i + 1]
+        t = ts[i + 1] & 1 if a == b else (1 if a < b else 0)
+        ts[i] = 2 * a + t
+        if t:
+            sum_l[a + 1] += 1
         else:
-            sum_l[s[i] + 1] += 1
+            sum_s[a] += 1
     for i in range(upper + 1):
         sum_s[i] += sum_l[i]
         if i < upper:
             sum_l[i + 1] += sum_s[i]
     buf = np.empty(upper + 2, np.int32)
     lms_map = np.full(n + 1, -1, np.int32)
+    lms = np.empty(n >> 1, np.int32)  # LMS positions: an L before each, so at most n / 2
     m = 0
     for i in range(1, n):
-        if not ls[i - 1] and ls[i]:
+        if ts[i] & 1 and not ts[i - 1] & 1:
             lms_map[i] = m
+            lms[m] = i
             m += 1
-    lms = np.empty(m, np.int32)
-    k = 0
-    for i in range(1, n):
-        if not ls[i - 1] and ls[i]:
-            lms[k] = i
-            k += 1
-    _induce(s, ls, sum_l, sum_s, lms, sa, buf)
+    lms = lms[:m]
+    _induce(ts, sum_l, sum_s, lms, sa, buf)
     if m == 0:
         return sa
     sorted_lms = np.empty(m, np.int32)
@@ -539,7 +554,7 @@ def _sa_is(s, upper):
         rec_sa = _sa_is(rec_s, rec_upper)
         for i in range(m):
             sorted_lms[i] = lms[rec_sa[i]]
-    _induce(s, ls, sum_l, sum_s, sorted_lms, sa, buf)
+    _induce(ts, sum_l, sum_s, sorted_lms, sa, buf)
     return sa
 
 
