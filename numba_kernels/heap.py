@@ -14,12 +14,15 @@ Callers pack several orderings into ``key``: the savings greedy uses
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
 
 #: Bits reserved for the secondary key in a packed ``primary << _KEY_SHIFT | secondary`` key.
 KEY_SHIFT = 31
+
+_U = np.uint64
 
 
 @njit(inline="always", **JIT_OPTIONS)
@@ -38,34 +41,44 @@ def _put(hk, hf, hc, i, key, first, c):
 @njit(**LEAF_JIT_OPTIONS)
 def _heap_push(hk, hf, hc, size, key, first, c):
     """Insert candidate ``c`` with its keys; returns the new size."""
-    i = size
-    while i > 0:
-        parent = (i - 1) >> 1
+    # Unsigned slots: no negative-index wraparound code in the loop (see _sift_down).
+    h = _U(size)
+    while h > _U(0):
+        parent = (h - _U(1)) >> _U(1)
         if not _above(key, first, hk[parent], hf[parent]):
             break
-        _put(hk, hf, hc, i, hk[parent], hf[parent], hc[parent])
-        i = parent
-    _put(hk, hf, hc, i, key, first, c)
+        _put(hk, hf, hc, h, hk[parent], hf[parent], hc[parent])
+        h = parent
+    _put(hk, hf, hc, h, key, first, c)
     return size + 1
 
 
 @njit(**LEAF_JIT_OPTIONS)
 def _sift_down(hk, hf, hc, size, i):
-    key = hk[i]
-    first = hf[i]
-    c = hc[i]
+    """Move the entry in slot ``i`` down the heap ``[:size]`` to its place.
+
+    Slots are unsigned, so Numba emits no negative-index wraparound for the
+    five array reads per level (a signed index costs a shift, a mask and an
+    add each); the greedy pops nearly every candidate it pushes, so this loop
+    is a good part of its time.
+    """
+    n = _U(size)
+    h = _U(i)
+    key = hk[h]
+    first = hf[h]
+    c = hc[h]
     while True:
-        child = 2 * i + 1
-        if child >= size:
+        child = h + h + _U(1)
+        if child >= n:
             break
-        right = child + 1
-        if right < size and _above(hk[right], hf[right], hk[child], hf[child]):
+        right = child + _U(1)
+        if right < n and _above(hk[right], hf[right], hk[child], hf[child]):
             child = right
         if not _above(hk[child], hf[child], key, first):
             break
-        _put(hk, hf, hc, i, hk[child], hf[child], hc[child])
-        i = child
-    _put(hk, hf, hc, i, key, first, c)
+        _put(hk, hf, hc, h, hk[child], hf[child], hc[child])
+        h = child
+    _put(hk, hf, hc, h, key, first, c)
 
 
 @njit(**LEAF_JIT_OPTIONS)

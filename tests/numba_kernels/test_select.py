@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.heap import _heapsort
+from numba_kernels.heap import _heap_pop, _heap_push, _heapify, _heapsort
 from numba_kernels.select import (
     _count_greedy,
     _first_replaced,
@@ -104,6 +104,38 @@ def test_sorted_copy_sorts_every_path(count, span):
     assert dst[:count].tolist() == sorted(positions.tolist())
     assert dst[count:].tolist() == [-1, -1, -1]  # nothing written past count
     assert not marks.any()  # the scratch bitmap comes back clean for the next candidate
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_candidate_heap_pops_in_key_order(seed):
+    """Heapify, then interleaved pushes and pops: every pop is the largest key, ties by the smaller first.
+
+    Keys repeat (ties are broken by ``first``), and the candidate index travels with its keys.
+    """
+    rng = np.random.default_rng(seed)
+    n = 300
+    keys = rng.integers(0, 40, size=n).astype(np.int64)
+    firsts = rng.permutation(n).astype(np.int32)  # distinct: the order is total
+    hk = np.zeros(n, np.int64)
+    hf = np.zeros(n, np.int32)
+    hc = np.zeros(n, np.int32)
+    start = 120
+    hk[:start], hf[:start], hc[:start] = keys[:start], firsts[:start], np.arange(start)
+    _heapify(hk, hf, hc, start)
+    size, pending, popped = start, list(range(start, n)), []
+    live = set(range(start))
+    while size:
+        if pending and rng.random() < 0.5:
+            c = pending.pop()
+            size = _heap_push(hk, hf, hc, size, keys[c], firsts[c], c)
+            live.add(c)
+            continue
+        expected = min(live, key=lambda c: (-keys[c], firsts[c]))
+        assert (hk[0], hf[0], hc[0]) == (keys[expected], firsts[expected], expected)
+        size = _heap_pop(hk, hf, hc, size)
+        live.remove(expected)
+        popped.append(expected)
+    assert len(popped) == start + (n - start - len(pending))
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7, 8, 25, 64, 257])
