@@ -32,6 +32,7 @@ from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 _ONE = np.uint64(1)
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+_U = np.uint64
 
 
 def _ctz(x):
@@ -69,14 +70,14 @@ def _span_mask(lo, hi):
 def _window_free(bits, p, length):
     """True when no position of ``[p, p + length)`` is replaced."""
     end = p + length
-    w = p >> 6
+    w = _U(p >> 6)  # unsigned: no negative-index wraparound
     lo = p
     while lo < end:
-        hi = min(end, (w + 1) << 6)
+        hi = min(end, np.int64(w + _U(1)) << 6)
         if bits[w] & _span_mask(lo, hi):
             return False
         lo = hi
-        w += 1
+        w += _U(1)
     return True
 
 
@@ -102,8 +103,8 @@ def _count_greedy(pos, lo, hi, length, bits):
     count = 0
     first = -1
     last_end = -1
-    for j in range(lo, hi):
-        p = pos[j]
+    for j in range(_U(lo), _U(hi)):  # unsigned: no negative-index wraparound
+        p = np.int64(pos[j])
         if p >= last_end and _window_free(bits, p, length):
             if first < 0:
                 first = p
@@ -760,9 +761,9 @@ def _all_windows_banned(pos, count, length, bits, banned):
 def _free_starts(pos, lo, count, bits):
     """How many of the positions ``pos[lo:lo + count]`` are not replaced."""
     free = 0
-    for j in range(lo, lo + count):
-        p = pos[j]
-        if not bits[p >> 6] & (_ONE << np.uint64(p & 63)):
+    for j in range(_U(lo), _U(lo + count)):  # unsigned: no negative-index wraparound
+        p = _U(pos[j])
+        if not bits[p >> _U(6)] & (_ONE << (p & _U(63))):
             free += 1
     return free
 
