@@ -414,7 +414,7 @@ def _reparse(w, sa, lcp, entry_len, entry_src, budget):
     m = entry_len.shape[0]
     n = w.shape[0]
     occ = np.full(n, -1, np.int32)
-    rank = np.full(n, -1, np.int64)
+    rank = np.full(n, -1, np.int32)
     for r in range(sa.shape[0]):
         rank[sa[r]] = r
     start, entry = _occurrences(sa, lcp, rank, entry_len, entry_src, budget)
@@ -564,20 +564,12 @@ def _best_move(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, 
     pattern. Returns ``(-1, value of chosen)`` when no toggle raises the value.
     """
     n_pure = pure.shape[0]
+    # Leaves ``best`` as the knapsack of the chosen pure entries, which the prefix toggles share.
     current = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
-    move = -1
-    move_value = current
-    for e in range(n_pure):
-        chosen[e] = not chosen[e]
-        v = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
-        chosen[e] = not chosen[e]
-        if v > move_value:
-            move = e
-            move_value = v
-    # The knapsack of the chosen pure entries (``best``) and each pattern's value under the chosen family.
-    _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
     for p in range(pat_r.shape[0]):
         pat_value[p] = _pattern_value(pat_cls[p], pat_r[p], pre_cls, pre_len, chosen, n_pure, -1, best)
+    pre_move = -1
+    pre_value = current
     for e in range(pre_len.shape[0]):
         c = pre_cls[e]
         k = pre_len[e]
@@ -593,9 +585,20 @@ def _best_move(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, 
             for p in range(pat_r.shape[0]):
                 if pat_cls[p] == c and k <= pat_r[p] and k + best[pat_r[p] - k] > pat_value[p]:
                     v += pat_count[p] * (k + best[pat_r[p] - k] - pat_value[p])
+        if v > pre_value:
+            pre_move = n_pure + e
+            pre_value = v
+    move = -1
+    move_value = current
+    for e in range(n_pure):  # these recompute the knapsack
+        chosen[e] = not chosen[e]
+        v = _family_value(pure, pre_cls, pre_len, chosen, pat_cls, pat_r, pat_count, best, picked)
+        chosen[e] = not chosen[e]
         if v > move_value:
-            move = n_pure + e
+            move = e
             move_value = v
+    if pre_value > move_value:  # ties go to the pure entry, the earlier index
+        return pre_move, pre_value
     return move, move_value
 
 

@@ -487,7 +487,8 @@ def _sa_is(s, upper):
         return sa
     # ts[i] = 2 * s[i] + type, type 1 for S (suffix i smaller than suffix i + 1), 0 for L;
     # the last suffix is L (an implicit smallest sentinel follows). Bucket sizes on the way.
-    ts = np.empty(n, np.int32)
+    # uint32: ranks up to 2**31 - 1 (the longest record's) still fit doubled, plus the type bit.
+    ts = np.empty(n, np.uint32)
     sum_l = np.zeros(upper + 2, np.int32)
     sum_s = np.zeros(upper + 2, np.int32)
     ts[n - 1] = 2 * s[n - 1]

@@ -194,7 +194,7 @@ def test_occurrences_lists_every_overlapping_occurrence(seed):
 
 
 def _rank(sa: np.ndarray, n: int) -> np.ndarray:
-    rank = np.full(n, -1, np.int64)
+    rank = np.full(n, -1, np.int32)
     rank[sa] = np.arange(sa.size)
     return rank
 
