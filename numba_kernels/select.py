@@ -27,7 +27,18 @@ from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
 from numba_kernels.config import JIT_OPTIONS, LEAF_JIT_OPTIONS
-from numba_kernels.heap import KEY_SHIFT, _above, _heap_pop, _heap_push, _heapify, _heapsort
+from numba_kernels.heap import (
+    KEY_SHIFT,
+    _above,
+    _heap_first,
+    _heap_pop,
+    _heap_push,
+    _heapify,
+    _heapsort,
+    _queued_above,
+    _run_entry,
+    _sorted_run,
+)
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
 _ONE = np.uint64(1)
@@ -229,7 +240,7 @@ def _paper_select(s, max_len, sa, lcp):
                     continue
                 key_count[k] = cnt
                 key_first[k] = first
-                if size > 0 and _above(hk[0], hf[0], cnt, first):
+                if size > 0 and _above(hk[0], hf[0], hc[0], cnt, first, k):
                     size = _heap_push(hk, hf, hc, size, cnt, first, k)
                     continue
             cnt = key_count[k]
@@ -325,16 +336,30 @@ _SCRATCH_ARRAYS = 12
 def _workspace(n):
     """Scratch space for the savings greedy over a record of ``n`` tokens (at most ``n`` candidates).
 
+    One workspace serves every run over one record (``best`` makes several): its memo keeps what
+    depends only on the record's own intervals.
+
     Returns:
-        ``(scratch, keys, marks, flags)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32 values, ``n + 1``
-        int64 heap keys, an all-zero bitmap over the record and a summary of its words (rows 0 and 1;
-        :func:`_sorted_copy` leaves them all zero), two bools per candidate.
+        ``(scratch, keys, marks, flags, runs, memo)``: ``_SCRATCH_ARRAYS`` rows of ``n + 1`` int32
+        values, ``n + 1`` int64 heap keys, an all-zero bitmap over the record and a summary of its
+        words (rows 0 and 1; :func:`_sorted_copy` leaves them all zero), two bools per candidate,
+        the packed sorted run of a tier's queue (:func:`numba_kernels.heap._sorted_run`), and the
+        memo of :func:`_tier_queue` and :func:`_children_lists`: ``_MEMO_SLOTS`` sorted runs, their
+        tiers' per-candidate lengths and gain bounds, the children lists, and one metadata row per
+        slot (tier, run length, layout) plus one for the lists (built or not).
     """
     return (
         np.empty((_SCRATCH_ARRAYS, n + 1), np.int32),
         np.empty(n + 1, np.int64),
         np.zeros((2, (n >> 6) + 1), np.uint64),
         np.empty((2, n + 1), np.bool_),
+        np.empty(n + 1, np.uint64),
+        (
+            np.empty((_MEMO_SLOTS, n + 1), np.uint64),
+            np.empty((_MEMO_SLOTS, 2, n + 1), np.int32),
+            np.empty((2, n + 1), np.int32),
+            np.zeros((_MEMO_SLOTS + 1, 10), np.int64),
+        ),
     )
 
 
@@ -393,6 +418,9 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     it the run stops and reports ``work = -1``. The local search uses it so
     that its extra run never costs much more than the first.
 
+    ``ws`` is the record's :func:`_workspace`, shared by every run over it: its
+    memo keeps each tier's initial queue over ``iv0`` for the next run.
+
     Returns:
         ``(occ, entry_len, entry_src, entry_gain, first_phase_entries, work)``.
     """
@@ -433,6 +461,133 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     return occ, entry_len[:m], entry_src[:m], entry_gain[:m], first_phase, spent[0]
 
 
+#: Tiers whose initial queue over the record's own intervals a workspace keeps (``best`` has two: 8 and 2).
+_MEMO_SLOTS = 2
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _memo_slot(meta, min_len):
+    """The memo slot of tier ``min_len``: the one holding it, else a free one, else -1."""
+    for slot in range(_MEMO_SLOTS):
+        if meta[slot, 0] == min_len or meta[slot, 0] == 0:
+            return slot
+    return -1
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _layout_of(meta, slot):
+    row = meta[slot]
+    return (row[2], row[3], row[4], row[5], row[6], row[7], row[8], row[9])
+
+
+@njit(**JIT_OPTIONS)
+def _initial_queue(iv, cand, heap, out, max_len, min_len):
+    """Every candidate of a tier with its first gain bound, queued (:func:`_savings_tier`'s setup).
+
+    Writes the per-candidate ``cand_len`` (0: not a candidate), ``key_gain``, ``key_len`` and
+    ``key_first``, and queues the candidates as a sorted run in ``out``
+    (:func:`numba_kernels.heap._sorted_run`), or, when their fields do not pack, in the heap.
+
+    Returns:
+        ``(count, layout, run, size)``: the run (``out[:count]``) and its layout, and the heap's size.
+    """
+    ell, parent, lb, rb, first_at, last_at = iv
+    cand_len, key_gain, key_len, key_first = cand
+    hk, hf, hc = heap
+    size = 0
+    for c in range(ell.shape[0]):
+        cand_len[c] = 0  # not a candidate this round (its children test skips it)
+        length = np.int64(ell[c])
+        if max_len > 0:
+            if parent[c] >= max_len:
+                continue
+            length = min(length, max_len)
+        if length < min_len or (min_len > 2 and rb[c] - lb[c] + 1 < _LONG_PHASE_MIN_OCCURRENCES):
+            continue
+        count = np.int64(rb[c] - lb[c] + 1)
+        span = np.int64(last_at[c] - first_at[c])
+        # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
+        bound = (length - 1) * count - (length + 1)
+        # (L-1)(span+L)/L - (L+1) = span - span/L - 2 grows with L, so it also bounds
+        # the shorter gap variant; rounded up to stay an upper bound.
+        alt = span - span // length - 2
+        if alt < bound:
+            bound = alt
+        if bound <= 0:
+            continue
+        cand_len[c] = length
+        key_gain[c] = bound
+        key_len[c] = length
+        key_first[c] = first_at[c]
+        hk[size] = _key(bound, length)
+        hf[size] = key_first[c]
+        hc[size] = c
+        size += 1
+    count, layout = _sorted_run(hk, hf, hc, size, ell.shape[0], out)
+    if count > 0:
+        return count, layout, out[:count], 0
+    _heapify(hk, hf, hc, size)
+    return 0, layout, out[:0], size
+
+
+@njit(**JIT_OPTIONS)
+def _children_lists(lb, rb, first_child, next_sibling, stack, memo, shared):
+    """The children lists of :func:`_interval_children`: in ``first_child`` / ``next_sibling``, or in ``memo``.
+
+    For the record's own intervals (``shared``) they are the same in every run, so the memo keeps
+    them: built by the first run that needs them, read by the others.
+    """
+    if not shared:
+        _interval_children(lb, rb, first_child, next_sibling, stack)
+        return first_child, next_sibling
+    _, _, tree, meta = memo
+    ncand = lb.shape[0]
+    if meta[_MEMO_SLOTS, 0] == 0:
+        _interval_children(lb, rb, tree[0, :ncand], tree[1, :ncand], stack)
+        meta[_MEMO_SLOTS, 0] = 1
+    return tree[0, :ncand], tree[1, :ncand]
+
+
+@njit(**JIT_OPTIONS)
+def _tier_queue(iv, cand, heap, out, max_len, min_len, memo):
+    """A tier's candidates and initial queue (:func:`_initial_queue`), from the memo when it has them.
+
+    ``memo`` (None: not the record's own intervals) keeps the queue of each tier over the record's
+    own intervals, which depends on nothing else: ``best``'s runs all start from it. A hit copies
+    the per-candidate values back and reads the sorted run in place (popping never writes it).
+
+    Returns:
+        ``(count, layout, run, size)`` as :func:`_initial_queue`.
+    """
+    ell = iv[0]
+    first_at = iv[4]
+    cand_len, key_gain, key_len, key_first = cand
+    hk, hf, hc = heap
+    ncand = ell.shape[0]
+    if memo is None:
+        return _initial_queue(iv, cand, heap, out, max_len, min_len)
+    runs, values, _, meta = memo
+    slot = _memo_slot(meta, min_len)
+    if slot < 0:
+        return _initial_queue(iv, cand, heap, out, max_len, min_len)
+    if meta[slot, 0] == min_len:
+        count = meta[slot, 1]
+        cand_len[:] = values[slot, 0, :ncand]
+        key_gain[:] = values[slot, 1, :ncand]
+        key_len[:] = cand_len
+        key_first[:] = first_at
+        return count, _layout_of(meta, slot), runs[slot, :count], 0
+    count, layout, run, size = _initial_queue(iv, cand, heap, runs[slot, :ncand], max_len, min_len)
+    if count > 0:
+        meta[slot, 0] = min_len
+        meta[slot, 1] = count
+        for i in range(8):
+            meta[slot, 2 + i] = layout[i]
+        values[slot, 0, :ncand] = cand_len
+        values[slot, 1, :ncand] = key_gain
+    return count, layout, run, size
+
+
 @njit(**JIT_OPTIONS)
 def _savings_tier(
     s,
@@ -466,7 +621,8 @@ def _savings_tier(
         rest = s.shape[0] if m == 0 else _compact_length(bits, s.shape[0])
         if rest < 4:
             break
-        if m == 0 or (first_pass and 4 * rest > 3 * s.shape[0]):
+        shared = m == 0 or (first_pass and 4 * rest > 3 * s.shape[0])
+        if shared:
             pos = sa0
             ell, parent, lb, rb, pmin, pmax = iv0  # their positions are the record's own
             first_at = pmin
@@ -488,7 +644,7 @@ def _savings_tier(
             size_of_w = w.shape[0]
         first_pass = False
         ncand = ell.shape[0]
-        scratch, keys, marks, flags = ws
+        scratch, keys, marks, flags, runs, memo = ws
         dead = flags[0, :ncand]
         deferred = flags[1, :ncand]
         key_gain = scratch[0, :ncand]
@@ -511,44 +667,24 @@ def _savings_tier(
         deferred[:] = False
         defer_here = defer and min_len <= 2  # a long-repeat phase takes its repeats whole (see _savings_run)
         if defer_here:
-            _interval_children(lb, rb, first_child, next_sibling, child_buf)
+            first_child, next_sibling = _children_lists(lb, rb, first_child, next_sibling, child_buf, memo, shared)
         trunc = np.zeros(_TRUNCATIONS + 1, np.int64)
-        size = 0
-        for c in range(ncand):
-            cand_len[c] = 0  # not a candidate this round (its children test skips it)
-            length = np.int64(ell[c])
-            if max_len > 0:
-                if parent[c] >= max_len:
-                    continue
-                length = min(length, max_len)
-            if length < min_len or (min_len > 2 and rb[c] - lb[c] + 1 < _LONG_PHASE_MIN_OCCURRENCES):
-                continue
-            count = np.int64(rb[c] - lb[c] + 1)
-            span = np.int64(last_at[c] - first_at[c])
-            # At most `count` occurrences, and at most (span + L) / L disjoint windows fit.
-            bound = (length - 1) * count - (length + 1)
-            # (L-1)(span+L)/L - (L+1) = span - span/L - 2 grows with L, so it also bounds
-            # the shorter gap variant; rounded up to stay an upper bound.
-            alt = span - span // length - 2
-            if alt < bound:
-                bound = alt
-            if bound <= 0:
-                continue
-            cand_len[c] = length
-            key_gain[c] = bound
-            key_len[c] = length
-            key_first[c] = first_at[c]
-            hk[size] = _key(bound, length)
-            hf[size] = key_first[c]
-            hc[size] = c
-            size += 1
-        _heapify(hk, hf, hc, size)
+        count_run, layout, run, size = _tier_queue(
+            (ell, parent, lb, rb, first_at, last_at),
+            (cand_len, key_gain, key_len, key_first),
+            (hk, hf, hc),
+            runs[:ncand],
+            max_len,
+            min_len,
+            memo if shared else None,
+        )
+        head = 0
         taken = 0
         work = 0
         work_budget = 4 * size_of_w + 4096
         exhausted = True
         fallback = -1  # the best exactly scored candidate since the last acceptance
-        while size > 0 and m < pool_size:
+        while (size > 0 or head < count_run) and m < pool_size:
             if 0 <= work_cap < spent[0]:
                 return m
             c = -1
@@ -566,8 +702,12 @@ def _savings_tier(
                     dead[c] = True
                     deferred[c] = True  # its heap copy is dead: take it or leave it, never push it back
             if c < 0:
-                c = hc[0]
-                size = _heap_pop(hk, hf, hc, size)
+                if _heap_first(run, head, count_run, layout, hk, hf, hc, size):
+                    c = hc[0]
+                    size = _heap_pop(hk, hf, hc, size)
+                else:
+                    c = _run_entry(run, head, layout)[2]
+                    head += 1
                 if dead[c]:
                     continue
             # Candidates nest (a child's positions are a slice of its parent's), so
@@ -597,7 +737,7 @@ def _savings_tier(
                 if bound < key_gain[c]:
                     key_gain[c] = bound
                     key = _key(bound, key_len[c])
-                    if size > 0 and _above(hk[0], hf[0], key, key_first[c]):
+                    if _queued_above(run, head, count_run, layout, hk, hf, hc, size, key, key_first[c], c):
                         size = _heap_push(hk, hf, hc, size, key, key_first[c], c)
                         continue
             if buf_owner != c:
@@ -614,10 +754,10 @@ def _savings_tier(
                 key_len[c] = best_len
                 key_first[c] = best_first
                 key = _key(best_gain, best_len)
-                if size > 0 and _above(hk[0], hf[0], key, best_first):
+                if _queued_above(run, head, count_run, layout, hk, hf, hc, size, key, best_first, c):
                     size = _heap_push(hk, hf, hc, size, key, best_first, c)
                     if fallback < 0 or _above(
-                        key, best_first, _key(key_gain[fallback], key_len[fallback]), key_first[fallback]
+                        key, best_first, c, _key(key_gain[fallback], key_len[fallback]), key_first[fallback], fallback
                     ):
                         fallback = c
                     continue

@@ -115,3 +115,40 @@ def test_best_compares_both_parses_where_the_two_phase_run_fills_the_pool():
     got = K._select(w, K.STRATEGY_BEST, 0, 16, 1, 1)
     assert np.array_equal(got[0], with_one[0])
     assert got[3].sum() == 1035
+
+
+def _banned_around(occ: np.ndarray, lens: np.ndarray, gains: np.ndarray) -> np.ndarray:
+    """The search step's ban of the largest entry: a prefix count of the positions its occurrences cover."""
+    j = int(np.argmax(gains))
+    covered = np.zeros(occ.shape[0], np.int64)
+    for p in np.flatnonzero(occ == j):
+        covered[p : p + lens[j]] = 1
+    return np.concatenate([[0], np.cumsum(covered)])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_runs_sharing_a_workspace_match_runs_on_fresh_ones(seed):
+    """``best``'s runs share one workspace, whose memo keeps each tier's initial queue over the record's own
+    intervals: every run, bans included, gives what it gives on a workspace of its own."""
+    w = _code_like(seed, 150, 5)
+    sa, lcp = _repeat_suffix_array(w)
+    iv = _lcp_intervals(sa, lcp, 2)
+    shared = _workspace(w.shape[0])
+    first = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, shared, True)
+    ban = _banned_around(first[0], first[1], first[3])
+    runs = [
+        (K._SAVINGS_TIERS, K._NO_BAN),
+        (K._BEST_TIERS, ban),
+        (K._SAVINGS_TIERS, ban),
+        (K._BEST_TIERS, K._NO_BAN),
+    ]
+    for tiers, banned in runs:
+        got = _savings_run(w, 0, 4096, 1, sa, iv, tiers, banned, -1, shared, True)
+        fresh = _savings_run(w, 0, 4096, 1, sa, iv, tiers, banned, -1, _workspace(w.shape[0]), True)
+        for a, b in zip(got, fresh, strict=True):
+            assert np.array_equal(a, b)
+    assert len(first[1]) > 10 and first[4] > 0  # both tiers placed entries
+    meta = shared[5][3]
+    assert sorted(meta[:2, 0].tolist()) == [2, 8]  # both tiers' queues were kept ...
+    assert meta[:2, 1].min() > 0  # ... as sorted runs
+    assert meta[2, 0] == 1  # and the children lists of the deferring tier

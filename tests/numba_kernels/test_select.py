@@ -5,7 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.heap import _heap_pop, _heap_push, _heapify, _heapsort
+from numba_kernels.heap import (
+    KEY_SHIFT,
+    _heap_first,
+    _heap_pop,
+    _heap_push,
+    _heapify,
+    _heapsort,
+    _queued_above,
+    _run_entry,
+    _sorted_run,
+)
 from numba_kernels.select import (
     _count_greedy,
     _first_replaced,
@@ -106,21 +116,28 @@ def test_sorted_copy_sorts_every_path(count, span):
     assert not marks.any()  # the scratch bitmap comes back clean for the next candidate
 
 
+def _queue_order(keys, firsts):
+    """The queue's total order, spelled out: larger key, then smaller first, then smaller candidate index."""
+    return lambda c: (-int(keys[c]), int(firsts[c]), c)
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_candidate_heap_pops_in_key_order(seed):
-    """Heapify, then interleaved pushes and pops: every pop is the largest key, ties by the smaller first.
+    """Heapify, then interleaved pushes and pops: every pop is the largest key, ties by the smaller first,
+    then by the smaller candidate index.
 
-    Keys repeat (ties are broken by ``first``), and the candidate index travels with its keys.
+    Keys and firsts both repeat (equal pairs are broken by the index), and the index travels with its keys.
     """
     rng = np.random.default_rng(seed)
     n = 300
     keys = rng.integers(0, 40, size=n).astype(np.int64)
-    firsts = rng.permutation(n).astype(np.int32)  # distinct: the order is total
+    firsts = rng.integers(0, 30, size=n).astype(np.int32)
     hk = np.zeros(n, np.int64)
     hf = np.zeros(n, np.int32)
     hc = np.zeros(n, np.int32)
     start = 120
-    hk[:start], hf[:start], hc[:start] = keys[:start], firsts[:start], np.arange(start)
+    order = rng.permutation(start)  # heap slots do not follow the index order
+    hk[:start], hf[:start], hc[:start] = keys[order], firsts[order], order
     _heapify(hk, hf, hc, start)
     size, pending, popped = start, list(range(start, n)), []
     live = set(range(start))
@@ -130,12 +147,90 @@ def test_candidate_heap_pops_in_key_order(seed):
             size = _heap_push(hk, hf, hc, size, keys[c], firsts[c], c)
             live.add(c)
             continue
-        expected = min(live, key=lambda c: (-keys[c], firsts[c]))
+        expected = min(live, key=_queue_order(keys, firsts))
         assert (hk[0], hf[0], hc[0]) == (keys[expected], firsts[expected], expected)
         size = _heap_pop(hk, hf, hc, size)
         live.remove(expected)
         popped.append(expected)
     assert len(popped) == start + (n - start - len(pending))
+
+
+def _packed_keys(rng, n, gain_hi, len_hi):
+    gains = rng.integers(1, gain_hi, size=n)
+    lengths = rng.integers(2, len_hi, size=n)
+    return (gains.astype(np.int64) << KEY_SHIFT) | lengths
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sorted_run_is_the_heap_order(seed):
+    """Every packed entry decodes to its own (key, first, c), in the queue's order; ties in key and first included."""
+    rng = np.random.default_rng(seed)
+    n = 500
+    keys = _packed_keys(rng, n, 12, 9)  # few distinct keys: many ties
+    firsts = rng.integers(0, 40, size=n).astype(np.int32)
+    slots = rng.permutation(n)
+    hk, hf, hc = keys[slots].copy(), firsts[slots].copy(), slots.astype(np.int32)
+    out = np.zeros(n + 3, np.uint64)
+    count, layout = _sorted_run(hk, hf, hc, n, n, out)
+    assert count == n
+    decoded = [tuple(int(v) for v in _run_entry(out, i, layout)) for i in range(n)]
+    expected = sorted(range(n), key=_queue_order(keys, firsts))
+    assert decoded == [(int(keys[c]), int(firsts[c]), c) for c in expected]
+    assert out[n:].tolist() == [0, 0, 0]  # nothing written past the entries
+
+
+def test_sorted_run_declines_fields_wider_than_64_bits():
+    """Gains, lengths, firsts and indices that need more than 64 bits together stay in the heap arrays."""
+    rng = np.random.default_rng(0)
+    n = 64
+    big = 1 << 20
+    keys = _packed_keys(rng, n, big, big)  # 20 + 20 bits
+    firsts = rng.integers(0, 1 << 30, size=n).astype(np.int32)  # + 30 bits, + 7 for the index
+    hk, hf, hc = keys.copy(), firsts.copy(), np.arange(n, dtype=np.int32)
+    out = np.zeros(n, np.uint64)
+    assert _sorted_run(hk, hf, hc, n, n, out)[0] == 0
+    assert hk.tolist() == keys.tolist() and hf.tolist() == firsts.tolist()  # left for the heap
+    assert not out.any()
+    assert _sorted_run(hk, hf, hc, n, n, out)[0] == 0
+    assert _sorted_run(hk[:0], hf[:0], hc[:0], 0, n, out)[0] == 0  # and nothing to sort
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sorted_run_with_heap_pops_like_one_heap(seed):
+    """The greedy's queue: the run's head or the heap's top, whichever ranks first; re-scored entries are pushed
+    back with a key no larger than their popped one. The pop sequence is that of a single heap holding everything,
+    and ``_queued_above`` answers as that heap's top would."""
+    rng = np.random.default_rng(seed)
+    n = 400
+    keys = _packed_keys(rng, n, 30, 6)
+    firsts = rng.integers(0, 50, size=n).astype(np.int32)
+    hk, hf, hc = keys.copy(), firsts.copy(), np.arange(n, dtype=np.int32)
+    run = np.zeros(n, np.uint64)
+    count, layout = _sorted_run(hk, hf, hc, n, n, run)
+    assert count == n
+    head, size = 0, 0
+    current = {c: (int(keys[c]), int(firsts[c])) for c in range(n)}  # each candidate's live entry
+    pushes = 0
+    while head < count or size:
+        live = min(current, key=lambda c: (-current[c][0], current[c][1], c))
+        if _heap_first(run, head, count, layout, hk, hf, hc, size):
+            c = int(hc[0])
+            size = _heap_pop(hk, hf, hc, size)
+        else:
+            c = int(_run_entry(run, head, layout)[2])
+            head += 1
+        assert c == live
+        key, first = current.pop(c)
+        if rng.random() < 0.3 and key > 0:  # re-scored lower and pushed back
+            key -= int(rng.integers(0, 3)) << KEY_SHIFT
+            first += int(rng.integers(0, 2))
+            top = min(current, key=lambda d: (-current[d][0], current[d][1], d)) if current else None
+            expected = top is not None and (-current[top][0], current[top][1], top) < (-key, first, c)
+            assert _queued_above(run, head, count, layout, hk, hf, hc, size, key, first, c) == expected
+            size = _heap_push(hk, hf, hc, size, key, first, c)
+            current[c] = (key, first)
+            pushes += 1
+    assert pushes > 50  # the heap part was exercised
 
 
 @pytest.mark.parametrize("count", [0, 1, 2, 3, 4, 7, 8, 25, 64, 257])
