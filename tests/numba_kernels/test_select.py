@@ -13,6 +13,7 @@ from numba_kernels.heap import (
     _heapify,
     _heapsort,
     _queued_above,
+    _radix_sort,
     _run_entry,
     _sorted_run,
 )
@@ -177,6 +178,20 @@ def test_sorted_run_is_the_heap_order(seed):
     expected = sorted(range(n), key=_queue_order(keys, firsts))
     assert decoded == [(int(keys[c]), int(firsts[c]), c) for c in expected]
     assert out[n:].tolist() == [0, 0, 0]  # nothing written past the entries
+
+
+@pytest.mark.parametrize("bits", [0, 1, 8, 9, 16, 23, 64])
+def test_radix_sort_sorts_a_prefix_by_its_low_bits(bits):
+    """An even and an odd number of passes (the result ends in the scratch, then is copied back), duplicates,
+    all 64 bits; nothing past ``count`` moves."""
+    rng = np.random.default_rng(bits)
+    count = 700
+    top = (1 << bits) - 1 if bits < 64 else (1 << 64) - 1
+    a = (rng.integers(0, 1 << 62, size=count + 5).astype(np.uint64) * np.uint64(5)) & np.uint64(top)
+    a[:40] = a[40:80]  # duplicates
+    expected = sorted(a[:count].tolist()) + a[count:].tolist()
+    _radix_sort(a, count, np.zeros(count, np.uint64), np.zeros(257, np.int64), bits)
+    assert a.tolist() == expected
 
 
 def test_sorted_run_declines_fields_wider_than_64_bits():
