@@ -240,7 +240,7 @@ def _sorted_run(hk, hf, hc, size, ncand, out):
     return size, (pmax, np.int64(p_shift), smax, np.int64(s_shift), np.int64(f_shift), masks[0], masks[1], masks[2])
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(inline="always", **LEAF_JIT_OPTIONS)
 def _run_entry(run, i, layout):
     """``(key, first, c)`` of the packed entry ``run[i]``."""
     pmax, p_shift, smax, s_shift, f_shift, f_mask, s_mask, c_mask = layout
@@ -251,7 +251,7 @@ def _run_entry(run, i, layout):
     return primary << KEY_SHIFT | secondary, first, np.int64(v & _U(c_mask))
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _heap_first(run, head, count, layout, hk, hf, hc, size):
     """Whether the next entry to pop is the heap's top (else the run's ``head``); the queue must not be empty."""
     if head >= count:
@@ -262,7 +262,7 @@ def _heap_first(run, head, count, layout, hk, hf, hc, size):
     return _above(hk[0], hf[0], hc[0], key, first, c)
 
 
-@njit(inline="always", **JIT_OPTIONS)
+@njit(**LEAF_JIT_OPTIONS)
 def _queued_above(run, head, count, layout, hk, hf, hc, size, key, first, c):
     """Whether some queued entry, in the run or the heap, ranks strictly before ``(key, first, c)``."""
     if size > 0 and _above(hk[0], hf[0], hc[0], key, first, c):
@@ -271,3 +271,9 @@ def _queued_above(run, head, count, layout, hk, hf, hc, size, key, first, c):
         k, f, d = _run_entry(run, head, layout)
         return _above(k, f, d, key, first, c)
     return False
+
+
+@njit(inline="always", **JIT_OPTIONS)
+def _run_candidate(run, i, layout):
+    """The candidate index of the packed entry ``run[i]``."""
+    return np.int64(run[i] & _U(layout[7]))

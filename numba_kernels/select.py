@@ -36,7 +36,7 @@ from numba_kernels.heap import (
     _heapify,
     _heapsort,
     _queued_above,
-    _run_entry,
+    _run_candidate,
     _sorted_run,
 )
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
@@ -706,7 +706,7 @@ def _savings_tier(
                     c = hc[0]
                     size = _heap_pop(hk, hf, hc, size)
                 else:
-                    c = _run_entry(run, head, layout)[2]
+                    c = _run_candidate(run, head, layout)
                     head += 1
                 if dead[c]:
                     continue
