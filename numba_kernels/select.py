@@ -932,9 +932,9 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
         return
     words = marks[0]
     if (max_pos >> 6) - (min_pos >> 6) <= 4 * count:
-        for i in range(lo, lo + count):
-            p = src[i]
-            words[p >> 6] |= _ONE << np.uint64(p & 63)
+        for i in range(_U(lo), _U(lo + count)):  # unsigned: no negative-index wraparound
+            p = _U(src[i])
+            words[p >> _U(6)] |= _ONE << (p & _U(63))
         k = 0
         for wi in range(min_pos >> 6, (max_pos >> 6) + 1):
             k = _drain_word(words, wi, dst, k)
@@ -945,10 +945,10 @@ def _sorted_copy(src, lo, count, dst, min_pos, max_pos, marks):
         _heapsort(dst, count)
         return
     summary = marks[1]
-    for i in range(lo, lo + count):
-        p = src[i]
-        words[p >> 6] |= _ONE << np.uint64(p & 63)
-        summary[p >> 12] |= _ONE << np.uint64((p >> 6) & 63)
+    for i in range(_U(lo), _U(lo + count)):
+        p = _U(src[i])
+        words[p >> _U(6)] |= _ONE << (p & _U(63))
+        summary[p >> _U(12)] |= _ONE << ((p >> _U(6)) & _U(63))
     k = 0
     for si in range(min_pos >> 12, (max_pos >> 12) + 1):
         word = summary[si]
@@ -1003,8 +1003,8 @@ def _score(pos, lo, hi, full_len, bits, trunc, min_len):
     best_len = full_len
     best_first = first
     gap = full_len
-    for j in range(lo + 1, hi):
-        d = pos[j] - pos[j - 1]
+    for j in range(_U(lo + 1), _U(hi)):  # unsigned: no negative-index wraparound
+        d = pos[j] - pos[j - _ONE]
         if d < gap:
             gap = d
     # The longest distinct truncations, kept sorted descending in a tiny scratch array.
@@ -1014,7 +1014,7 @@ def _score(pos, lo, hi, full_len, bits, trunc, min_len):
         # in periodic text, so a scan per occurrence would read each word up to L / 64 times).
         hit = -1  # the first replaced position at or after the current occurrence, when known
         free_to = 0  # while none is known: no replaced position in [current occurrence, free_to)
-        for j in range(lo, hi):
+        for j in range(_U(lo), _U(hi)):
             p = pos[j]
             if hit < p:
                 hit = _first_replaced(bits, max(p, free_to), p + full_len)
