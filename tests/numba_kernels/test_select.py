@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from numba_kernels.heap import (
+    _RUN_LIMIT,
     KEY_SHIFT,
     _heap_first,
     _heap_pop,
@@ -208,6 +209,18 @@ def test_sorted_run_declines_fields_wider_than_64_bits():
     assert not out.any()
     assert _sorted_run(hk, hf, hc, n, n, out)[0] == 0
     assert _sorted_run(hk[:0], hf[:0], hc[:0], 0, n, out)[0] == 0  # and nothing to sort
+
+
+def test_sorted_run_leaves_huge_queues_to_the_heap():
+    """Past ``_RUN_LIMIT`` entries the heap takes them all (a linear heapify; degenerate records stop early)."""
+    n = _RUN_LIMIT + 1
+    hk = (np.arange(n, dtype=np.int64) % 7 + 1) << KEY_SHIFT | 2
+    hf = np.zeros(n, np.int32)
+    hc = np.arange(n, dtype=np.int32)
+    out = np.zeros(n, np.uint64)
+    assert _sorted_run(hk, hf, hc, n, n, out)[0] == 0
+    assert _sorted_run(hk, hf, hc, n - 1, n, out)[0] == n - 1  # the same entries, one fewer: sorted
+    assert _run_entry(out, 0, _sorted_run(hk, hf, hc, n - 1, n, out)[1])[2] == 6  # key 7, the smallest index
 
 
 @pytest.mark.parametrize("seed", range(5))
