@@ -136,13 +136,13 @@ def _heapsort(a, count):
 #
 # The savings greedy pushes every candidate once, then pops nearly all of them and
 # pushes back only a few (re-scored ones, 10-15% of the initial count on the benchmark
-# corpora): most of the heap's work is a heapsort of the initial entries. Sorting them
-# once with a quicksort of packed 64-bit values costs about half as much, and the few
-# re-pushed entries go to the heap. Popping takes the better of the run's head and the
-# heap's top; with the total order of _above, the sequence is exactly the heap's alone.
-# The sort is an LSD radix sort on only the bits the entries use (4-6 passes of 8 bits for
-# records of thousands of tokens): branch-free, where a quicksort's comparisons of packed
-# keys mispredict about half the time (side by side on 5000 entries: 13 vs 41 ns each).
+# corpora): most of the heap's work is a heapsort of the initial entries. Instead they
+# are packed into 64-bit values and sorted once, and the few re-pushed entries go to the
+# heap. Popping takes the better of the run's head and the heap's top; with the total
+# order of _above, the sequence is exactly the heap's alone. The sort is an LSD radix sort
+# on only the bits the entries use (4-6 passes of 8 bits for records of thousands of
+# tokens): branch-free, where a quicksort's comparisons of packed keys mispredict about
+# half the time (side by side on 5000 entries: 13 vs 41 ns each).
 
 #: Digit of :func:`_radix_sort`, in bits, and its bucket count.
 _DIGIT = 8
@@ -206,9 +206,8 @@ def _sorted_run(hk, hf, hc, size, ncand, out):
 
     Returns:
         ``(count, layout)``: the entries in ``out[:count]`` and the field layout for
-        :func:`_run_entry`; ``count`` is 0 (and the entries stay in ``hk/hf/hc``) when the fields
-        need more than 64 bits together (records of millions of tokens with long, frequent
-        repeats), or when ``size`` is 0.
+        :func:`_run_entry`; ``count`` is 0 (and the entries stay in ``hk/hf/hc``) when ``size`` is 0
+        or above ``_RUN_LIMIT``, or when the fields need more than 64 bits together.
     """
     if size == 0 or size > _RUN_LIMIT:
         return 0, _NO_RUN

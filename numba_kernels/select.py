@@ -562,7 +562,6 @@ def _tier_queue(iv, cand, heap, out, max_len, min_len, memo):
     ell = iv[0]
     first_at = iv[4]
     cand_len, key_gain, key_len, key_first = cand
-    hk, hf, hc = heap
     ncand = ell.shape[0]
     if memo is None:
         return _initial_queue(iv, cand, heap, out, max_len, min_len)
