@@ -34,6 +34,7 @@ _TEST = [
     *_TRAIN,
     "pytest",
     "pytest-timeout",
+    "pytest-xdist",  # the README's test command runs the suite on two processes (-n 2)
     "hypothesis",
     "scipy",
     "ruff",

@@ -248,12 +248,16 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     if strategy == STRATEGY_PAPER and lcp.max() < 2:  # no bigram repeats: nothing to group at any length
         return occ, entry_len, entry_src, entry_gain
     ws = _workspace(w.shape[0]) if strategy != STRATEGY_PAPER else _workspace(0)
+    # Every _savings_run call passes the same argument types (a writable ban array, an int64 cap): Numba
+    # compiles a function once per distinct signature, and a constant (-1, a global array) is a type of its own.
+    no_ban = np.zeros(0, np.int64)
+    no_cap = np.int64(-1)
     if strategy == STRATEGY_SAVINGS:
-        selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, -1, ws, defer)
+        selected = _savings_run(w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, no_ban, no_cap, ws, defer)
         occ, entry_len, entry_src, entry_gain = selected[0], selected[1], selected[2], selected[3]
     if strategy == STRATEGY_BEST:
         occ, entry_len, entry_src, entry_gain, first, work = _savings_run(
-            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, _NO_BAN, -1, ws, defer
+            w, max_len, pool, max_rounds, sa, iv, _BEST_TIERS, no_ban, no_cap, ws, defer
         )
         best = _refined(w, occ.copy(), entry_len, entry_src, entry_gain, pool)
         tiers = _BEST_TIERS
@@ -261,7 +265,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         o_work = -1
         if run_one:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, _NO_BAN, one_cap, ws, defer
+                w, max_len, pool, max_rounds, sa, iv, _SAVINGS_TIERS, no_ban, one_cap, ws, defer
             )
         if o_work >= 0:  # the one-phase parse, unless it ran past its budget
             o_best = _refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)
@@ -459,8 +463,12 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, sear
     first_symbol = base + 2
     if hierarchical and strategy == STRATEGY_BEST:
         # Nesting changes which flat parse is the better start, so compare whole programs.
-        def_vals, def_off, body = _program(s, STRATEGY_SAVINGS, first_symbol, pool, max_len, max_rounds, search, True)
-        p_vals, p_off, p_body = _program(s, STRATEGY_PAPER, first_symbol, pool, max_len, max_rounds, search, True)
+        # Derived from the int64 argument, not constants: Numba compiles a callee once per argument type, and a
+        # constant has a literal type of its own (_program and everything below it compiled twice more).
+        savings = strategy + (STRATEGY_SAVINGS - STRATEGY_BEST)
+        paper = strategy + (STRATEGY_PAPER - STRATEGY_BEST)
+        def_vals, def_off, body = _program(s, savings, first_symbol, pool, max_len, max_rounds, search, hierarchical)
+        p_vals, p_off, p_body = _program(s, paper, first_symbol, pool, max_len, max_rounds, search, hierarchical)
         if p_off.shape[0] + p_vals.shape[0] + p_body.shape[0] < def_off.shape[0] + def_vals.shape[0] + body.shape[0]:
             def_vals, def_off, body = p_vals, p_off, p_body
     else:

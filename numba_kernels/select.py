@@ -429,7 +429,7 @@ def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, wor
     entry_len = np.empty(pool_size, np.int64)
     entry_src = np.empty(pool_size, np.int64)
     entry_gain = np.empty(pool_size, np.int64)
-    m = 0
+    m = np.int64(0)  # int64 from the start: typed as the literal 0 first, _savings_tier would compile twice
     bits = np.zeros((n >> 6) + 1, np.uint64)
     first_phase = 0
     spent = np.zeros(1, np.int64)
