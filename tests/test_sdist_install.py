@@ -8,7 +8,7 @@ Honest scope: the environment is created with ``--system-site-packages`` so that
 pyarrow, tokenizers, numba) are not downloaded again (the sandbox reaches PyPI, CI machines may not be fast); so this
 proves that *our package* is complete (code, entry points, bundled assets), not that its dependency list resolves.
 ``ltsc``, ``pipelines`` and ``numba_kernels`` must resolve inside the new environment, not to the repository.
-Slow (~110 s, most of it the first Numba compilation in the fresh install, which a new worker also pays); part of the
+Slow (~90 s, most of it the first Numba compilation in the fresh install, which a new worker also pays); part of the
 default suite.
 """
 
