@@ -218,7 +218,7 @@ def _paper_select(s, max_len, sa, lcp):
                 sorted_pos[fill[k]] = p
                 fill[k] += 1
         stamp[:ngroups] = -1
-        size = 0
+        size = np.int64(0)  # not the literal 0: callees would compile for that type too
         for k in range(ngroups):
             cnt, first = _count_greedy(sorted_pos, start[k], start[k + 1], length, bits)
             if cnt >= 2:
@@ -494,7 +494,7 @@ def _initial_queue(iv, cand, heap, out, max_len, min_len):
     ell, parent, lb, rb, first_at, last_at = iv
     cand_len, key_gain, key_len, key_first = cand
     hk, hf, hc = heap
-    size = 0
+    size = np.int64(0)  # not the literal 0: callees would compile for that type too
     for c in range(ell.shape[0]):
         cand_len[c] = 0  # not a candidate this round (its children test skips it)
         length = np.int64(ell[c])
@@ -677,7 +677,7 @@ def _savings_tier(
             min_len,
             memo if shared else None,
         )
-        head = 0
+        head = np.int64(0)  # not the literal 0: callees would compile for that type too
         taken = 0
         work = 0
         work_budget = 4 * size_of_w + 4096

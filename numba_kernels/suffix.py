@@ -527,7 +527,7 @@ def _sa_is(s, upper):
             sorted_lms[k] = v
             k += 1
     rec_s = np.empty(m, np.int32)
-    rec_upper = 0
+    rec_upper = np.int64(0)  # not the literal 0: the recursive call would compile for that type too
     rec_s[lms_map[sorted_lms[0]]] = 0
     for i in range(1, m):
         left = sorted_lms[i - 1]
