@@ -511,7 +511,6 @@ def _compress_into(s, out, base, pool, strategy, max_len, seed, max_rounds, sear
 #: the one-phase order usually wins (benchmarks/results/ilp_gap.md).
 _SAVINGS_TIERS = np.array([2], np.int64)
 _BEST_TIERS = np.array([8, 2], np.int64)
-_NO_BAN = np.zeros(0, np.int64)
 
 #: Upper bound on re-parses of the body in hierarchical mode (each adds a level of nesting).
 _HIERARCHY_PASSES = 8

@@ -10,6 +10,9 @@ from numba_kernels.refine import _with_run_family
 from numba_kernels.select import _savings_run, _workspace
 from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array
 
+#: No banned positions: what ``_select`` passes to ``_savings_run`` outside the local search.
+NO_BAN = np.zeros(0, np.int64)
+
 NEWLINE, SPACE = 198, 220  # GPT-2's "\n" and " " (one token per space of indentation)
 
 
@@ -30,12 +33,12 @@ def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096):
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
     ws = _workspace(w.shape[0])
-    occ, lens, src, gain, _, work = _savings_run(w, 0, pool, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)
+    occ, lens, src, gain, _, work = _savings_run(w, 0, pool, 1, sa, iv, K._BEST_TIERS, NO_BAN, -1, ws, True)
     best = K._refined(w, occ.copy(), lens, src, gain, pool)
     tiers = K._BEST_TIERS
     if one_phase:
         o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
-            w, 0, pool, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True
+            w, 0, pool, 1, sa, iv, K._SAVINGS_TIERS, NO_BAN, -1, ws, True
         )
         o_best = K._refined(w, o_occ.copy(), o_len, o_src, o_gain, pool)
         if o_gain.sum() >= gain.sum():
@@ -51,9 +54,9 @@ def _runs(w: np.ndarray):
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
     ws = _workspace(w.shape[0])
-    two = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, ws, True)
-    one = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, -1, ws, True)
-    capped = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, K._NO_BAN, K._one_phase_budget(w), ws, True)
+    two = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, NO_BAN, -1, ws, True)
+    one = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, NO_BAN, -1, ws, True)
+    capped = _savings_run(w, 0, 4096, 1, sa, iv, K._SAVINGS_TIERS, NO_BAN, K._one_phase_budget(w), ws, True)
     assert two[4] > 0  # the long-repeat phase took something: without a rule, the one-phase run would happen
     return two[5], one[5], capped[5]
 
@@ -108,7 +111,7 @@ def test_best_compares_both_parses_where_the_two_phase_run_fills_the_pool():
     w = np.random.default_rng(0).integers(0, 3, 2000).astype(np.int64)
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
-    two = _savings_run(w, 0, 16, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, _workspace(w.shape[0]), True)
+    two = _savings_run(w, 0, 16, 1, sa, iv, K._BEST_TIERS, NO_BAN, -1, _workspace(w.shape[0]), True)
     assert two[4] == 14 and two[1].shape[0] == 16 and not K._one_phase_pays(w, two[5])
     without, with_one = _composed(w, False, 16), _composed(w, True, 16)
     assert (without[3].sum(), with_one[3].sum()) == (496, 1035)
@@ -134,13 +137,13 @@ def test_runs_sharing_a_workspace_match_runs_on_fresh_ones(seed):
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
     shared = _workspace(w.shape[0])
-    first = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, K._NO_BAN, -1, shared, True)
+    first = _savings_run(w, 0, 4096, 1, sa, iv, K._BEST_TIERS, NO_BAN, -1, shared, True)
     ban = _banned_around(first[0], first[1], first[3])
     runs = [
-        (K._SAVINGS_TIERS, K._NO_BAN),
+        (K._SAVINGS_TIERS, NO_BAN),
         (K._BEST_TIERS, ban),
         (K._SAVINGS_TIERS, ban),
-        (K._BEST_TIERS, K._NO_BAN),
+        (K._BEST_TIERS, NO_BAN),
     ]
     for tiers, banned in runs:
         got = _savings_run(w, 0, 4096, 1, sa, iv, tiers, banned, -1, shared, True)
