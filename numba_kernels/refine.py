@@ -756,7 +756,8 @@ def _run_shaped(w, src, length, t):
     return True
 
 
-@njit(**JIT_OPTIONS)
+# Inlined: a thin layer above _run_family and _reparse (compile time; the note above _compress_into).
+@njit(inline="always", **JIT_OPTIONS)
 def _with_run_family(w, sa, lcp, occ, entry_len, entry_src, entry_gain, pool, budget):
     """The parse with its run entries replaced by a family chosen together, re-placed; the better of the two.
 

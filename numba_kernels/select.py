@@ -363,7 +363,8 @@ def _workspace(n):
     )
 
 
-@njit(**JIT_OPTIONS)
+# Inlined: a thin layer above _savings_tier (compile time; the note above _compress_into).
+@njit(inline="always", **JIT_OPTIONS)
 def _savings_run(s, max_len, pool_size, max_rounds, sa0, iv0, tiers, banned, work_cap, ws, defer=True):
     """Savings-ordered lazy greedy over every repeat the suffix array finds.
 

@@ -13,6 +13,7 @@ import pytest
 from tests.subsuite import run_pytest
 
 
+@pytest.mark.isolated(0)
 @pytest.mark.skipif(os.environ.get("NUMBA_DISABLE_JIT") == "1", reason="already running without the JIT")
 def test_core_suites_pass_with_numba_disable_jit():
     result = run_pytest(

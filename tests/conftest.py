@@ -1,0 +1,33 @@
+"""Suite-wide scheduling: the tests that run the kernels in subprocesses of their own go first.
+
+A cold Numba compilation of the codec costs 80-215 s of one core on the 2-core CI machine
+(``benchmarks/results/compile.md``), and every process with an empty cache pays it. Under
+``pytest -n 2`` both workers would compile the same kernels at the same time. Tests marked
+``isolated`` need none of this process's compiled kernels (JIT off, bounds checks with a cache of
+their own, a fresh install), so they are collected first, in the order of their marker's
+argument: xdist's ``worksteal`` hands the first half of the collection to one worker, which
+spends its first minutes waiting on those subprocesses while the other worker compiles once and
+fills the on-disk cache that both then load. Without xdist the order changes nothing but the order.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "isolated(order): runs the kernels only in subprocesses of its own (none of this process's compiled code "
+        "before its last step); scheduled first, by order",
+    )
+
+
+def _isolated_order(item: pytest.Item) -> int | None:
+    marker = item.get_closest_marker("isolated")
+    return None if marker is None else int(marker.args[0])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    first = sorted((it for it in items if _isolated_order(it) is not None), key=_isolated_order)
+    items[:] = first + [it for it in items if _isolated_order(it) is None]
