@@ -1,7 +1,7 @@
 """Cold and warm start of the codec's Numba kernels: what a new pipeline worker pays before its first record.
 
 Usage: PYTHONPATH=. python benchmarks/bench_compile.py [--out benchmarks/results/compile.md] [--top 15]
-       [--baseline DIR --baseline-label TEXT]
+       [--baseline DIR --baseline-label TEXT [--pairs N]]
 
 Runs the pipeline's own warm-up (``pipelines.transforms._warm``: compress, verify and dictionary sizes of a tiny
 record with the default codec) in a fresh interpreter with an empty ``NUMBA_CACHE_DIR``, which compiles every kernel
@@ -56,12 +56,40 @@ print(json.dumps({"wall": wall, "compilations": sum(len(v) for v in signatures.v
 """
 
 
-def _run(cache: str, repo: Path = REPO) -> dict:
+def _start(cache: str, repo: Path = REPO) -> subprocess.Popen:
     env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONPATH": str(repo)}
-    proc = subprocess.run(  # cwd: `python -c` puts it first on sys.path
-        [sys.executable, "-c", _PROBE], cwd=repo, env=env, capture_output=True, text=True, check=True
+    return subprocess.Popen(  # cwd: `python -c` puts it first on sys.path
+        [sys.executable, "-c", _PROBE], cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _result(proc: subprocess.Popen) -> dict:
+    out, err = proc.communicate()
+    if proc.returncode:
+        raise RuntimeError(f"warm-up probe failed ({proc.returncode}):\n{err[-3000:]}")
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def _run(cache: str, repo: Path = REPO) -> dict:
+    return _result(_start(cache, repo))
+
+
+def _pairs(baseline: Path, rounds: int) -> list[tuple[float, float]]:
+    """``rounds`` cold starts of the baseline and this checkout at the same time, one per core: (baseline, this).
+
+    Run side by side, both see the same machine: on a shared 2-core machine the speed of one run drifts by 10% and
+    more from one minute to the next, more than most changes to the kernels move the compile time.
+    """
+    walls = []
+    for _ in range(rounds):
+        with (
+            tempfile.TemporaryDirectory(prefix="ltsc-numba-") as a,
+            tempfile.TemporaryDirectory(prefix="ltsc-numba-") as b,
+        ):
+            procs = _start(a, baseline.resolve()), _start(b)
+            base, this = (_result(proc) for proc in procs)
+        walls.append((base["wall"], this["wall"]))
+    return walls
 
 
 def _ours(name: str) -> bool:
@@ -69,8 +97,17 @@ def _ours(name: str) -> bool:
     return name.startswith("_") and "<locals>" not in name
 
 
-def report(cold: dict, warm: dict, top: int, baseline: tuple[str, dict] | None = None) -> str:
-    """The markdown report of one cold and one warm start (and a baseline's cold start, measured just before)."""
+def report(
+    cold: dict,
+    warm: dict,
+    top: int,
+    baseline: tuple[str, dict] | None = None,
+    pairs: list[tuple[float, float]] = (),
+) -> str:
+    """The markdown report of one cold and one warm start (and a baseline's cold start, measured just before).
+
+    ``pairs``: the walls of cold starts of the baseline and this checkout run side by side (:func:`_pairs`).
+    """
     lines = [
         "# Cold and warm start of the codec kernels",
         "",
@@ -88,7 +125,18 @@ def report(cold: dict, warm: dict, top: int, baseline: tuple[str, dict] | None =
     if baseline:
         label, base = baseline
         lines.append(f"| cold, baseline {label} (same run) | {base['wall']:.1f} s | {base['compilations']} |")
-        lines += ["", f"Cold start vs the baseline: {cold['wall'] / base['wall']:.2f}x the time."]
+        lines += ["", f"Cold start vs the baseline: {cold['wall'] / base['wall']:.2f}x the time (one after the other)."]
+    if baseline and pairs:
+        ratios = sorted(this / base for base, this in pairs)
+        lines += [
+            "",
+            f"The same two cold starts side by side (both at once, one per core), {len(pairs)} rounds: median "
+            f"{ratios[len(ratios) // 2]:.2f}x the baseline's time (range {ratios[0]:.2f}-{ratios[-1]:.2f}x).",
+            "",
+            "| round | baseline | this | ratio |",
+            "|---|---|---|---|",
+        ]
+        lines += [f"| {i} | {b:.1f} s | {t:.1f} s | {t / b:.2f}x |" for i, (b, t) in enumerate(pairs, 1)]
     lines += [
         "",
         f"Largest own compile times, cold (a function's compilation minus those nested in it; top {top}):",
@@ -121,6 +169,9 @@ def main(argv: list[str] | None = None) -> int:
         help="another checkout (e.g. a `git archive` export) whose cold start to measure first, side by side",
     )
     p.add_argument("--baseline-label", default=None, help="what the baseline is (default: its path)")
+    p.add_argument(
+        "--pairs", type=int, default=0, help="with --baseline: this many more rounds of both cold starts side by side"
+    )
     args = p.parse_args(argv)
     baseline = None
     if args.baseline:
@@ -129,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="ltsc-numba-") as cache:
         cold = _run(cache)
         warm = _run(cache)
-    text = report(cold, warm, args.top, baseline)
+    pairs = _pairs(args.baseline, args.pairs) if args.baseline else []
+    text = report(cold, warm, args.top, baseline, pairs)
     print(text)
     if args.out:
         Path(args.out).write_text(text)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -586,14 +587,34 @@ class TokenizeText(beam.PTransform):
 # ---------------------------------------------------------------------------------------------------------------- #
 # Compressing
 # ---------------------------------------------------------------------------------------------------------------- #
+#: Seconds after which a worker's warm-up says it is compiling (a load from Numba's cache takes about 1 s).
+_COMPILE_NOTICE_S = 5.0
+
+
 def _warm(codec: Codec) -> None:
     """Compile (or load from cache) the codec's kernels once per worker, outside the timed path."""
     clock = _Clock()
     sample = np.array([5, 6, 7, 5, 6, 7, 5, 6, 7, 1], dtype=np.int32)
     offsets = np.array([0, sample.size], dtype=np.int64)
-    cv, co, _ = codec.compress_batch_with_sizes(sample, offsets)
-    codec.verify_status(sample, offsets, cv, co)
-    codec.dictionary_sizes(cv, co)
+    # A cold compile takes minutes and prints nothing until it is done: say what is happening.
+    notice = threading.Timer(
+        _COMPILE_NOTICE_S,
+        _LOG.info,
+        (
+            "worker %d: compiling the codec kernels (once per environment, 1-4 min of one core; later processes "
+            "load them from Numba's cache %s)",
+            os.getpid(),
+            _numba_cache(),
+        ),
+    )
+    notice.daemon = True
+    notice.start()
+    try:
+        cv, co, _ = codec.compress_batch_with_sizes(sample, offsets)
+        codec.verify_status(sample, offsets, cv, co)
+        codec.dictionary_sizes(cv, co)
+    finally:
+        notice.cancel()
     wall = clock.elapsed()[0]
     if wall > 0.01:  # the first call in this process: compiled, or loaded from Numba's on-disk cache
         _LOG.info("worker %d: codec kernels ready in %.2f s (Numba cache %s)", os.getpid(), wall, _numba_cache())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
@@ -328,3 +330,37 @@ def test_dictionary_encoded_and_large_text_columns(tokenizer_path):
                 label=f"ids_{column}",
             )
     assert not T.is_string_type(pa.int64()) and T.is_int_list_type(pa.large_list(pa.int16()))
+
+
+class _SlowCodec:
+    """Stands in for a codec whose kernels take ``delay`` seconds to compile on first use."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.calls: list[str] = []
+
+    def compress_batch_with_sizes(self, values, offsets):
+        import time
+
+        time.sleep(self.delay)
+        self.calls.append("compress")
+        return values, offsets, np.zeros(offsets.size - 1, np.int32)
+
+    def verify_status(self, *args):
+        self.calls.append("verify")
+
+    def dictionary_sizes(self, *args):
+        self.calls.append("sizes")
+
+
+@pytest.mark.parametrize(("delay", "notice_s", "said"), [(0.3, 0.05, True), (0.0, 5.0, False)])
+def test_warm_up_says_it_is_compiling_only_when_it_takes_long(monkeypatch, caplog, delay, notice_s, said):
+    monkeypatch.setattr(T, "_COMPILE_NOTICE_S", notice_s)
+    codec = _SlowCodec(delay)
+    with caplog.at_level("INFO", logger=T._LOG.name):
+        T._warm(codec)
+    assert codec.calls == ["compress", "verify", "sizes"]
+    compiling = [r.getMessage() for r in caplog.records if "compiling the codec kernels" in r.getMessage()]
+    assert len(compiling) == (1 if said else 0), compiling
+    if said:
+        assert f"worker {os.getpid()}:" in compiling[0]
