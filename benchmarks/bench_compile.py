@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -131,7 +132,7 @@ def report(
         lines += [
             "",
             f"The same two cold starts side by side (both at once, one per core), {len(pairs)} rounds: median "
-            f"{ratios[len(ratios) // 2]:.2f}x the baseline's time (range {ratios[0]:.2f}-{ratios[-1]:.2f}x).",
+            f"{statistics.median(ratios):.2f}x the baseline's time (range {ratios[0]:.2f}-{ratios[-1]:.2f}x).",
             "",
             "| round | baseline | this | ratio |",
             "|---|---|---|---|",

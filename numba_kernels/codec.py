@@ -427,8 +427,8 @@ def _append_symbol(dst, n, v, rep_vals, rep_off, first_symbol):
 # (_select, _savings_tier) makes one huge function instead, which LLVM optimizes far more slowly (99 s).
 # The thin layers between them are inlined as well (_savings_run, _search_step, _refined, _with_run_family):
 # each of _savings_tier, _dissolve and _run_family is then emitted by itself, _select and _compress_batch only
-# (3 times, not 5): cold compile 203 s -> 179 s on a slower day of the CI machine, same output. _select inlined
-# too: 239 s.
+# (3 times, not 5): cold compile 0.88-0.93x the time in three side-by-side runs (e.g. 191 s -> 179 s on a slow
+# day of the CI machine), same output. _select inlined too: 239 s against 187 s.
 @njit(inline="always", **JIT_OPTIONS)
 def _program(s, strategy, first_symbol, pool, max_len, max_rounds, search, hierarchical):
     """Dictionary and body of one record with entries as symbols ``first_symbol + e``.
