@@ -596,6 +596,7 @@ def _warm(codec: Codec) -> None:
     clock = _Clock()
     sample = np.array([5, 6, 7, 5, 6, 7, 5, 6, 7, 1], dtype=np.int32)
     offsets = np.array([0, sample.size], dtype=np.int64)
+    cache = _numba_cache()
     # A cold compile takes minutes and prints nothing until it is done: say what is happening.
     notice = threading.Timer(
         _COMPILE_NOTICE_S,
@@ -604,7 +605,7 @@ def _warm(codec: Codec) -> None:
             "worker %d: compiling the codec kernels (once per environment, 1-4 min of one core; later processes "
             "load them from Numba's cache %s)",
             os.getpid(),
-            _numba_cache(),
+            cache,
         ),
     )
     notice.daemon = True
@@ -617,7 +618,7 @@ def _warm(codec: Codec) -> None:
         notice.cancel()
     wall = clock.elapsed()[0]
     if wall > 0.01:  # the first call in this process: compiled, or loaded from Numba's on-disk cache
-        _LOG.info("worker %d: codec kernels ready in %.2f s (Numba cache %s)", os.getpid(), wall, _numba_cache())
+        _LOG.info("worker %d: codec kernels ready in %.2f s (Numba cache %s)", os.getpid(), wall, cache)
 
 
 def _numba_cache() -> str:

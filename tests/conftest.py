@@ -23,11 +23,11 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def _isolated_order(item: pytest.Item) -> int | None:
+def _schedule_key(item: pytest.Item) -> tuple[int, int]:
+    """Isolated tests first, by their marker's order; the rest keep collection order (the sort is stable)."""
     marker = item.get_closest_marker("isolated")
-    return None if marker is None else int(marker.args[0])
+    return (1, 0) if marker is None else (0, int(marker.args[0]))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    first = sorted((it for it in items if _isolated_order(it) is not None), key=_isolated_order)
-    items[:] = first + [it for it in items if _isolated_order(it) is None]
+    items.sort(key=_schedule_key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import apache_beam as beam
 import numpy as np
@@ -340,8 +341,6 @@ class _SlowCodec:
         self.calls: list[str] = []
 
     def compress_batch_with_sizes(self, values, offsets):
-        import time
-
         time.sleep(self.delay)
         self.calls.append("compress")
         return values, offsets, np.zeros(offsets.size - 1, np.int32)
