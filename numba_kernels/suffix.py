@@ -32,9 +32,12 @@ def _dense_ranks(s):
 def _dense_order(s):
     """Positions sorted by value, and :func:`_dense_ranks`; returns ``(order, ranks, upper)``.
 
-    Token ids span a small range, so an LSD radix sort of ``s - min`` in
-    11-bit digits (two passes for ranges under 2**22) orders them in linear
-    time; wide ranges fall back to a comparison sort.
+    Token ids span a small range, so an LSD radix sort of ``s - min`` orders
+    them in linear time: as few passes of at most 11-bit digits as the range
+    needs, its bits split evenly between them (two 8-bit passes for GPT-2's
+    16-bit ids: a short record clears 2 x 257 counters, not 2 x 2049; every
+    pass is stable, so the order is the same for any digit width). Wide
+    ranges fall back to a comparison sort.
     """
     n = s.shape[0]
     lo = s.min()
@@ -42,13 +45,18 @@ def _dense_order(s):
     if span >= 1 << (3 * _RADIX_BITS):
         order = np.argsort(s).astype(np.int32)
     else:
-        radix = 1 << _RADIX_BITS
+        width = 1
+        while span >> width:
+            width += 1
+        passes = (width + _RADIX_BITS - 1) // _RADIX_BITS
+        digit = (width + passes - 1) // passes
+        radix = 1 << digit
         mask = radix - 1
         order = np.arange(n, dtype=np.int32)
         spare = np.empty(n, np.int32)
         count = np.empty(radix + 1, np.int64)
         shift = 0
-        while shift == 0 or (span >> shift) > 0:
+        while shift < width:
             count[:] = 0
             for i in range(n):
                 count[((s[i] - lo) >> shift & mask) + 1] += 1
@@ -60,7 +68,7 @@ def _dense_order(s):
                 spare[count[d]] = i
                 count[d] += 1
             order, spare = spare, order
-            shift += _RADIX_BITS
+            shift += digit
     ranks = np.empty(n, np.int32)
     r = 0
     ranks[order[0]] = 0
