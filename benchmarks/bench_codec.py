@@ -9,7 +9,9 @@ Tables (markdown, printed and written to ``benchmarks/results/codec.md``):
    compress speed / tokenize speed.
 2. Per-token compress time for single records of 1K, 8K, 64K and 128K tokens, cut from one stream of real text
    mixed from all corpora (the same 128K tokens at every size), per strategy, with t(128K) / t(1K), and the time of
-   each kernel stage (suffix array, LCP, savings selection, paper selection).
+   each kernel stage (suffix array, LCP, savings selection, paper selection). 2b: records of 32-512 tokens (the
+   size of many fine-tuning examples) from the same stream, next to the tokenizer on their text, with each
+   strategy's fixed cost per record.
 3. Decompress speed per strategy and record size.
 4. The same texts through other tokenizer APIs of the same vocabulary (``encode_batch``, per-record ``encode``,
    transformers' fast and pure-Python GPT-2 tokenizers), for context next to the speed target.
@@ -74,6 +76,8 @@ from numba_kernels.suffix import _lcp_intervals, _repeat_suffix_array  # noqa: E
 
 POOLS = (4096, 512)
 SIZES = (1024, 8192, 65536, 131072)
+#: Short records (table 2b): fine-tuning examples are often a few hundred tokens, where per-record costs show.
+SHORT_SIZES = (32, 64, 128, 256, 512)
 
 # Targets the benchmark reports against.
 TARGET_SPEEDUP = 8.0  # default compress speed / single-thread tokenize speed
@@ -344,8 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     limit = None
     sizes = SIZES
+    short_sizes = SHORT_SIZES
     if args.quick:
-        args.repeats, args.min_time, limit, sizes = 1, 0.02, 20, (1024, 8192)
+        args.repeats, args.min_time, limit, sizes, short_sizes = 1, 0.02, 20, (1024, 8192), (32, 512)
 
     t_start = time.perf_counter()
     load_before = os.getloadavg()
@@ -362,6 +367,15 @@ def main(argv: list[str] | None = None) -> int:
     for size in sizes:
         k = stream.size // size
         size_batches[size] = (stream[: k * size].astype(np.int32), np.arange(k + 1, dtype=np.int64) * size)
+    # Short records of the same stream, and their text for the tokenizer (decoded windows re-tokenize to about
+    # as many tokens; the tokenizer's speed is over the ids it produces).
+    short_batches = {}
+    for size in short_sizes:
+        k = stream.size // size
+        v = stream[: k * size].astype(np.int32)
+        texts = tok.decode_batch([v[i * size : (i + 1) * size].tolist() for i in range(k)])
+        retokenized = sum(len(e.ids) for e in tokenize(tok, texts))
+        short_batches[size] = (v, np.arange(k + 1, dtype=np.int64) * size, texts, retokenized)
 
     # Warm the JIT (and check round trips and reductions once, untimed).
     reduction: dict[tuple[str, str, int], float] = {}
@@ -387,6 +401,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"round trip failed: {size}-token records, {st}")
             size_reduction[(st, size)] = 1 - cv.size / v.size
             size_compressed[(st, size)] = (cv, co)
+        for size, (v, o, _, _) in short_batches.items():
+            cv, co = codec.compress_batch(v, o)
+            dv, _ = codec.decompress_batch(cv, co)
+            if not np.array_equal(dv, v):
+                raise SystemExit(f"round trip failed: {size}-token records, {st}")
+            size_reduction[(st, size)] = 1 - cv.size / v.size
     # Stage inputs (int64, as the codec's kernels see them), per record size and per corpus.
     stage_inputs = {}
     for size, (v, o) in size_batches.items():
@@ -421,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
                 clock.measure(f"size/{size}/{st}", lambda v=v, o=o, k=codec: k.compress_batch(v, o))
                 cv, co = size_compressed[(st, size)]
                 clock.measure(f"sizedec/{size}/{st}", lambda cv=cv, co=co, k=codec: k.decompress_batch(cv, co))
+        for size, (v, o, texts, _) in short_batches.items():
+            clock.measure(f"shorttok/{size}", lambda texts=texts: tokenize(tok, texts))
+            for st in STRATEGIES:
+                clock.measure(f"short/{size}/{st}", lambda v=v, o=o, k=codecs[(st, 4096)]: k.compress_batch(v, o))
         for key, inputs in stage_inputs.items():
             stage_measure(clock, key, inputs)
         elapsed = time.perf_counter() - t_start
@@ -624,6 +648,46 @@ def main(argv: list[str] | None = None) -> int:
         )
     lines += table(["corpus", *STAGES, "sum", "best (codec)"], rows)
     lines.append("")
+
+    # ---- Table 2b
+    lines.append("### 2b. Short records\n")
+    lines.append(
+        f"The same stream cut into records of {', '.join(str(s) for s in short_sizes)} tokens (pool 4096), "
+        "compressed in one `compress_batch` call per size; the tokenizer encodes the text of the same records "
+        "(each decoded from its ids, one `encode_batch_fast` call per size; its speed counts the ids it produces). "
+        "us/record = time / records. fixed = the per-record cost and per token = the per-token cost of a "
+        "least-squares line through the us/record of all sizes: the fixed part is allocation and setup that "
+        "every record pays, whatever its length.\n"
+    )
+    rows = []
+    fits = {}
+    for st in STRATEGIES:
+        per_rec = np.array([best[f"short/{s}/{st}"] / (short_batches[s][1].size - 1) * 1e6 for s in short_sizes])
+        slope, intercept = np.polyfit(np.array(short_sizes, float), per_rec, 1)
+        fits[st] = (intercept, slope * 1e3)
+    for s in short_sizes:
+        v, o, _, retok = short_batches[s]
+        records = o.size - 1
+        t_tok = best[f"shorttok/{s}"] / retok * 1e9
+        cells = []
+        for st in STRATEGIES:
+            t = best[f"short/{s}/{st}"]
+            cells.append(f"{t / v.size * 1e9:.0f} ({t / records * 1e6:.1f}; {100 * size_reduction[(st, s)]:.1f}%)")
+        rows.append(
+            [str(s), f"{records:,}", f"{t_tok:.0f}", *cells, f"{t_tok / (best[f'short/{s}/best'] / v.size * 1e9):.2f}"]
+        )
+    lines += table(
+        ["tokens/record", "records", "tokenize ns/token"]
+        + [f"{st}: ns/token (us/record; reduction)" for st in STRATEGIES]
+        + ["best x tok"],
+        rows,
+    )
+    lines.append("")
+    lines.append(
+        "Per-record cost lines: "
+        + "; ".join(f"{st} {a:.1f} us fixed + {b:.0f} ns/token" for st, (a, b) in fits.items())
+        + ".\n"
+    )
 
     # ---- Table 3
     lines.append("## 3. Decompress speed\n")
