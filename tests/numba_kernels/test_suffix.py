@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from numba_kernels.suffix import lcp_array, lcp_intervals, repeat_suffix_array, suffix_array
+from numba_kernels.suffix import _NAIVE_LIMIT, lcp_array, lcp_intervals, repeat_suffix_array, suffix_array
 from tests import naive
 
 EDGE_CASES = [
@@ -63,6 +63,21 @@ def test_suffix_array_of_long_periodic_and_recursive_inputs():
         np.concatenate([np.tile([4, 4, 5], 400), rng.integers(0, 50_257, 500)]),
     ):
         assert suffix_array(s.astype(np.int64)).tolist() == naive.suffix_array(s.tolist())
+
+
+@pytest.mark.parametrize("n", range(_NAIVE_LIMIT - 3, _NAIVE_LIMIT + 4))
+def test_suffix_array_on_both_sides_of_the_direct_sort_limit(n):
+    """Below ``_NAIVE_LIMIT`` suffixes SA-IS sorts directly; at and above it, by induced sorting."""
+    rng = np.random.default_rng(n)
+    for s in (
+        [4] * n,
+        ([2, 1] * n)[:n],
+        ([1, 1, 0] * n)[:n],
+        list(range(n, 0, -1)),
+        rng.integers(0, 2, n).tolist(),
+        rng.integers(0, 50_257, n).tolist(),
+    ):
+        assert suffix_array(np.array(s, np.int64)).tolist() == naive.suffix_array(s)
 
 
 @pytest.mark.parametrize("s", CASES)
