@@ -135,7 +135,8 @@ class Codec:
             3+ times first, then all; code-like records, where the one-phase
             run costs most and seldom wins, get the two-phase parse only), and
             a step of local search around the better one (its greedy re-run
-            with the region of its largest entry banned), keeping the shortest;
+            with the region of its largest entry banned; not on code-like
+            records), keeping the shortest;
             ``"savings"``: savings-ordered lazy greedy over every repeat the
             suffix array finds, any length, that defers a repeat to its longer
             extensions when those save more together (about 2x faster than
@@ -154,10 +155,11 @@ class Codec:
             replacements; since candidates are also scored at their truncated
             lengths this gains nothing on the benchmark corpora, so 1 by default.
         search: How many entries ``"best"``'s local search tries banning, the
-            largest first: each costs about one more run of the savings
-            greedy and can only shorten the output. 1 by default; 0 skips the
-            search; 3 saves about 0.13 points more on the benchmark corpora
-            at about 1.5x the time (benchmarks/results/search.md).
+            largest first (code-like records get none): each costs about one
+            more run of the savings greedy and can only shorten the output.
+            1 by default; 0 skips the search; 3 saves about 0.13 points more
+            on the benchmark corpora at about 1.5x the time
+            (benchmarks/results/search.md).
     """
 
     base_id: int

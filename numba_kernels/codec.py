@@ -119,6 +119,13 @@ def _refine_budget(w):
 #: now longer than the savings strategy's, by 310 tokens) and save 29% of
 #: ``best``'s time; on the other corpora they changed 3 tokens of 1.86M
 #: (json_data's one-phase runs, which the search needs, scan 2.5 per token).
+#: The records the first rule skips get no local search either (:func:`_search_step`):
+#: its re-run costs them as much as the two-phase run did, and it seldom wins
+#: there. On py_code that changed 28 of 300 records (17 longer, 11 shorter, as
+#: the run family is re-chosen after it), 487 tokens of 1.37M (0.04 points), for
+#: 17-23% of ``best``'s time there and 9-12% over all corpora (side by side);
+#: no record of the other corpora, nor any window of benchmarks/ilp_gap.py, is
+#: skipped, so their output is the same.
 _TWO_PHASE_WORK = 2
 _ONE_PHASE_WORK = 6
 
@@ -224,7 +231,8 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
     ``best`` runs the two-phase and the one-phase savings greedy over the
     same suffix array (the one-phase run as :func:`_one_phase_plan` says),
     searches around the better parse
-    (:func:`_search_step`, ``search`` bans), and keeps the largest total gain
+    (:func:`_search_step`, ``search`` bans; none on code-like records, where
+    the one-phase run is skipped for its cost), and keeps the largest total gain
     (ties: in that order).
     It no longer runs the paper's greedy as well: where that used to win (a
     short prefix shared by many longer repeats, such as the dates of a CSV
@@ -264,6 +272,9 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         best = _refined(w, occ.copy(), entry_len, entry_src, entry_gain, pool)
         tiers = _BEST_TIERS
         run_one, one_cap = _one_phase_plan(w, first, entry_len.shape[0], pool, work)
+        # No search where the one-phase run is skipped as code-like (the note above _TWO_PHASE_WORK);
+        # when the first phase took nothing, both runs would give the same parse: searched.
+        width = search if run_one or first == 0 else 0
         o_work = -1
         if run_one:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
@@ -290,7 +301,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
             entry_gain,
             work,
             ws,
-            search,
+            width,
             defer,
             best,
         )

@@ -28,8 +28,8 @@ def _code_like(seed: int, lines: int, max_level: int) -> np.ndarray:
     return np.array(out, np.int64)
 
 
-def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096):
-    """``best`` spelled out stage by stage, with or without the one-phase parse (run to its end)."""
+def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096, search: int = 1):
+    """``best`` spelled out stage by stage, with or without the one-phase parse (run to its end) and the search."""
     sa, lcp = _repeat_suffix_array(w)
     iv = _lcp_intervals(sa, lcp, 2)
     ws = _workspace(w.shape[0])
@@ -45,7 +45,7 @@ def _composed(w: np.ndarray, one_phase: bool, pool: int = 4096):
             occ, lens, src, gain, work, tiers = o_occ, o_len, o_src, o_gain, o_work, K._SAVINGS_TIERS
         if o_best[3].sum() >= best[3].sum():
             best = o_best
-    s = K._search_step(w, 0, pool, 1, sa, iv, tiers, occ, lens, src, gain, work, ws, 1, True, best)
+    s = K._search_step(w, 0, pool, 1, sa, iv, tiers, occ, lens, src, gain, work, ws, search, True, best)
     return _with_run_family(w, sa, lcp, s[0], s[1], s[2], s[3], pool, K._refine_budget(w))
 
 
@@ -85,10 +85,31 @@ def test_best_drops_the_one_phase_parse_on_indentation_heavy_code(seed, lines, m
     assert K._one_phase_pays(w, two) != skipped
     assert (one <= K._one_phase_budget(w)) == skipped  # each case exercises one rule alone
     assert (capped == -1) != skipped
-    without, with_one = _composed(w, False), _composed(w, True)
+    # Where the one-phase run is skipped from the start, so is the search (code-like records).
+    without, with_one = _composed(w, False, search=int(not skipped)), _composed(w, True)
     assert not np.array_equal(without[0], with_one[0])  # the one-phase parse would have changed the result
     assert (without[3].sum(), with_one[3].sum()) == gains
     _assert_best_is(w, without)
+
+
+@pytest.mark.parametrize(
+    ("seed", "lines", "max_level", "gains"),
+    [
+        (0, 150, 6, (1536, 1557)),  # the search would have saved 21 tokens more
+        (16, 100, 8, (1076, 1095)),
+        (22, 150, 6, (2550, 2495)),  # ... or 55 fewer (the run family is re-chosen after it)
+    ],
+)
+def test_best_skips_the_search_on_code_like_records(seed, lines, max_level, gains):
+    """Where the two-phase run marks a record code-like, ``best`` is that parse refined, without the search."""
+    w = _code_like(seed, lines, max_level)
+    two, _, _ = _runs(w)
+    assert not K._one_phase_pays(w, two)
+    plain, searched = _composed(w, False, search=0), _composed(w, False, search=1)
+    assert (plain[3].sum(), searched[3].sum()) == gains
+    _assert_best_is(w, plain)
+    wide = K._select(w, K.STRATEGY_BEST, 0, 4096, 1, 4)  # any width: still no search
+    assert np.array_equal(wide[0], plain[0])
 
 
 def test_best_keeps_the_one_phase_parse_within_its_budget():
