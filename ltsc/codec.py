@@ -157,8 +157,8 @@ class Codec:
         search: How many entries ``"best"``'s local search tries banning, the
             largest first (code-like records get none): each costs about one
             more run of the savings greedy and can only shorten the output.
-            1 by default; 0 skips the search; 3 saves about 0.13 points more
-            on the benchmark corpora at about 1.5x the time
+            1 by default; 0 skips the search; 3 saves about 0.11 points more
+            on the benchmark corpora at about 1.4x the time
             (benchmarks/results/search.md).
     """
 
