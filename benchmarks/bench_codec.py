@@ -152,7 +152,8 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
     """
     from transformers import GPT2Tokenizer, PreTrainedTokenizerFast
 
-    model = json.loads(TOKENIZER.read_text(encoding="utf-8"))["model"]
+    config = json.loads(TOKENIZER.read_text(encoding="utf-8"))
+    model = config["model"]
     merges = [m if isinstance(m, str) else " ".join(m) for m in model["merges"]]
     with tempfile.TemporaryDirectory(prefix="ltsc-bench-tok-") as workdir:
         vocab_file, merges_file = Path(workdir) / "vocab.json", Path(workdir) / "merges.txt"
@@ -161,7 +162,7 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
         slow = GPT2Tokenizer(str(vocab_file), str(merges_file))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok)
     return {
-        "tiktoken `encode_ordinary`, one call per record (same ranks and split pattern)": tiktoken_encoder(tok),
+        "tiktoken `encode_ordinary`, one call per record (same ranks and split pattern)": tiktoken_encoder(tok, config),
         "tokenizers `encode_batch_fast` (the pipeline's; table 1)": lambda texts: tokenize(tok, texts),
         "tokenizers `encode_batch` (with offsets)": lambda texts: tok.encode_batch(texts, add_special_tokens=False),
         "tokenizers `encode`, one call per record": lambda texts: [
@@ -174,17 +175,16 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
     }
 
 
-def tiktoken_encoder(tok: Tokenizer) -> Callable[[list[str]], object]:
+def tiktoken_encoder(tok: Tokenizer, config: dict) -> Callable[[list[str]], object]:
     """An encoder by tiktoken over the bundled tokenizer's own ranks and pre-tokenizer pattern (one call per record).
 
-    The fastest single-thread GPT-2 encoder on PyPI, for context: the test suite checks it gives the
-    bundled tokenizer's ids (tests/pipelines/test_tokenizer.py).
+    ``config`` is the parsed ``tokenizer.json`` of ``tok``. The fastest single-thread GPT-2 encoder on PyPI,
+    for context: the test suite checks it gives the bundled tokenizer's ids (tests/pipelines/test_tokenizer.py).
     """
     import tiktoken
 
     from pipelines.tokenizer import byte_level_token_bytes
 
-    config = json.loads(TOKENIZER.read_text(encoding="utf-8"))
     (split,) = [p for p in config["pre_tokenizer"]["pretokenizers"] if p["type"] == "Split"]
     special = {t["content"]: t["id"] for t in config["added_tokens"]}
     ranks = {b: i for i, b in byte_level_token_bytes(tok).items() if i not in special.values()}

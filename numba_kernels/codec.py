@@ -144,20 +144,31 @@ def _one_phase_budget(w):
 
 
 @njit(inline="always", **JIT_OPTIONS)
+def _code_like(w, first_phase_entries, entries, pool, work):
+    """Whether ``best`` treats ``w`` as code-like after its two-phase run: no one-phase run, no search.
+
+    ``first_phase_entries``, ``entries`` and ``work`` describe the two-phase run: its
+    long-repeat phase took something, it left the pool room, and it scanned more than
+    :func:`_one_phase_pays` allows (the note above ``_TWO_PHASE_WORK``).
+    """
+    return first_phase_entries > 0 and entries < pool and not _one_phase_pays(w, work)
+
+
+@njit(inline="always", **JIT_OPTIONS)
 def _one_phase_plan(w, first_phase_entries, entries, pool, work):
     """Whether ``best`` runs its one-phase greedy after the two-phase run, and that run's ``work_cap``.
 
     ``first_phase_entries``, ``entries`` and ``work`` describe the two-phase run. When its
     long-repeat phase took nothing, the one-phase run would give the same parse: not run.
     When it filled the pool, its parse and the one-phase one differ most (the long-repeat
-    phase alone can fill it): always run, unbounded. Otherwise only where
-    :func:`_one_phase_pays`, bounded by :func:`_one_phase_budget`.
+    phase alone can fill it): always run, unbounded. Otherwise unless :func:`_code_like`,
+    bounded by :func:`_one_phase_budget`.
     """
     if first_phase_entries == 0:
         return False, -1
     if entries >= pool:
         return True, -1
-    return _one_phase_pays(w, work), _one_phase_budget(w)
+    return not _code_like(w, first_phase_entries, entries, pool, work), _one_phase_budget(w)
 
 
 # Inlined: a thin layer above _dissolve (compile time; the note above _compress_into).
@@ -273,9 +284,7 @@ def _select(w, strategy, max_len, pool, max_rounds, search, defer=True):
         best = _refined(w, occ.copy(), entry_len, entry_src, entry_gain, pool)
         tiers = _BEST_TIERS
         run_one, one_cap = _one_phase_plan(w, first, entry_len.shape[0], pool, work)
-        # No search where the one-phase run is skipped as code-like (the note above _TWO_PHASE_WORK);
-        # when the first phase took nothing, both runs would give the same parse: searched.
-        width = search if run_one or first == 0 else 0
+        width = 0 if _code_like(w, first, entry_len.shape[0], pool, work) else search
         o_work = -1
         if run_one:
             o_occ, o_len, o_src, o_gain, _, o_work = _savings_run(
