@@ -15,6 +15,8 @@ _BEAM = [
     "apache-beam[dataframe]==2.77.*",
     "pyarrow",
     "tokenizers",
+    # Encodes where it provably gives the tokenizer's own ids (pipelines.tokenizer.tiktoken_twin): 3-5x faster.
+    "tiktoken",
     "transformers",
     "datasets",
     "matplotlib",
@@ -38,8 +40,6 @@ _TEST = [
     "hypothesis",
     "scipy",
     "ruff",
-    # The bundled GPT-2 tokenizer is checked id-for-id against tiktoken (tests/pipelines/test_tokenizer.py).
-    "tiktoken",
 ]
 
 _EXTRAS = {

@@ -70,6 +70,9 @@ class PipelineConfig:
         response_column: Text column tokenized into ``response_ids`` but never compressed.
         keep_text: Keep the text column(s).
         tokenizer: Tokenizer path or hub name (``None``: the bundled GPT-2 tokenizer).
+        tokenizer_backend: Which library encodes, one of ``pipelines.tokenizer.TOKENIZER_BACKENDS``: ``"auto"``
+            (tiktoken where it provably gives the tokenizer's own ids, else tokenizers), ``"tiktoken"`` (fail if it
+            cannot) or ``"tokenizers"``. The ids, and so the output, are the same under every choice.
         strategy: Codec strategy, or ``"none"`` to tokenize and write without compressing.
         pool_size: Meta-tokens per record at most.
         max_len: Longest entry (``None``: the strategy's default).
@@ -95,6 +98,7 @@ class PipelineConfig:
     response_column: str | None = None
     keep_text: bool = False
     tokenizer: str | None = None
+    tokenizer_backend: str = "auto"
     strategy: str = DEFAULT_STRATEGY
     pool_size: int = 512
     max_len: int | None = None
@@ -119,6 +123,10 @@ class PipelineConfig:
             raise ValueError("--output is required")
         if self.strategy not in (*STRATEGIES, "none"):
             raise ValueError(f"strategy must be one of {(*STRATEGIES, 'none')}, got {self.strategy!r}")
+        if self.tokenizer_backend not in ("auto", "tiktoken", "tokenizers"):
+            raise ValueError(
+                f"tokenizer backend must be one of ('auto', 'tiktoken', 'tokenizers'), got {self.tokenizer_backend!r}"
+            )
         if self.fmt not in ("parquet", "arrow"):
             raise ValueError(f"format must be 'parquet' or 'arrow', got {self.fmt!r}")
         for name in ("pool_size", "unit_rows", "unit_bytes"):
@@ -221,6 +229,15 @@ def _parser() -> argparse.ArgumentParser:
         "reachable. Default: the bundled GPT-2 tokenizer.",
     )
     codec.add_argument(
+        "--tokenizer-backend",
+        choices=("auto", "tiktoken", "tokenizers"),
+        default="auto",
+        help="Which library encodes the text. auto (default): tiktoken, 3-5x faster, where the tokenizer's file "
+        "proves it gives the same ids (byte-level BPE written the way tiktoken-derived tokenizers are, such as the "
+        "bundled GPT-2), else Hugging Face tokenizers; tiktoken: that, or fail saying why not; tokenizers: always "
+        "Hugging Face's. The output is the same under every choice.",
+    )
+    codec.add_argument(
         "--strategy",
         choices=(*STRATEGIES, "none"),
         default=DEFAULT_STRATEGY,
@@ -296,6 +313,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[PipelineConfig, list[
         response_column=args.response_column,
         keep_text=args.keep_text,
         tokenizer=args.tokenizer,
+        tokenizer_backend=args.tokenizer_backend,
         strategy=args.strategy,
         pool_size=args.pool_size,
         max_len=args.max_len,
@@ -412,9 +430,16 @@ def plan(config: PipelineConfig) -> Plan:
         PipelineInputError: Missing inputs, unreadable files, missing or mistyped columns (naming file and column).
         FileNotFoundError: The tokenizer cannot be found.
     """
-    from pipelines.tokenizer import load_tokenizer, vocab_size
+    from pipelines.tokenizer import encoding_backend, load_tokenizer, tiktoken_twin, vocab_size
 
-    tok_size = vocab_size(load_tokenizer(config.tokenizer))
+    tok = load_tokenizer(config.tokenizer)
+    tok_size = vocab_size(tok)
+    if config.ids_column is None:
+        backend = encoding_backend(
+            tok, config.tokenizer_backend
+        )  # "tiktoken" that cannot be fails here, not on workers
+        why = tiktoken_twin(tok)[1] if backend == "tokenizers" and config.tokenizer_backend == "auto" else None
+        _LOG.info("tokenizer backend: %s%s", backend, f" (tiktoken would not give the same ids: {why})" if why else "")
     base_id = tok_size if config.base_id is None else config.base_id
     if base_id != tok_size:
         _LOG.warning(
@@ -464,6 +489,7 @@ def build_pipeline(p: beam.Pipeline, config: PipelineConfig, resolved: Plan | No
             text_column=config.text_column,
             response_column=config.response_column,
             keep_text=config.keep_text,
+            backend=config.tokenizer_backend,
         )
         ids_column = IDS_COLUMN
     else:

@@ -364,7 +364,9 @@ class ReadShards(beam.PTransform):
 # ---------------------------------------------------------------------------------------------------------------- #
 # Tokenizing
 # ---------------------------------------------------------------------------------------------------------------- #
-def _encode_texts(tok, texts: list[str], chunk: int) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+def _encode_texts(
+    tok, texts: list[str], chunk: int, backend: str = "auto"
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Encode texts; a chunk that fails is retried text by text and the failing texts are reported, not raised."""
     from pipelines.tokenizer import encode_batch
 
@@ -374,7 +376,7 @@ def _encode_texts(tok, texts: list[str], chunk: int) -> tuple[np.ndarray, np.nda
     for start in range(0, len(texts), chunk):
         part = texts[start : start + chunk]
         try:
-            v, o = encode_batch(tok, part)
+            v, o = encode_batch(tok, part, backend=backend)
             values.append(v)
             lengths.append(np.diff(o))
             continue
@@ -382,7 +384,7 @@ def _encode_texts(tok, texts: list[str], chunk: int) -> tuple[np.ndarray, np.nda
             pass
         for j, text in enumerate(part):
             try:
-                v, o = encode_batch(tok, [text])
+                v, o = encode_batch(tok, [text], backend=backend)
             except Exception as e:
                 errors[start + j] = f"{type(e).__name__}: {e}"
                 v, o = np.zeros(0, np.int32), np.zeros(2, np.int64)
@@ -431,8 +433,10 @@ class _TokenizeFn(beam.DoFn):
         response_column: str | None,
         keep_text: bool,
         chunk_size: int,
+        backend: str = "auto",
     ) -> None:
         self._tokenizer_spec = tokenizer
+        self._backend = backend
         self._text_column = text_column
         self._output_column = output_column
         self._response_column = response_column
@@ -441,7 +445,12 @@ class _TokenizeFn(beam.DoFn):
         self._tok = None
 
     def setup(self) -> None:
+        from pipelines.tokenizer import encoding_backend
+
         self._tok = _worker_tokenizer(self._tokenizer_spec)
+        clock = _Clock()
+        backend = encoding_backend(self._tok, self._backend)  # proves (or refuses) the tiktoken twin once
+        _LOG.info("worker %d: tokenizer encodes with %s (checked in %.2f s)", os.getpid(), backend, clock.elapsed()[0])
 
     def _tokenize(
         self,
@@ -470,7 +479,7 @@ class _TokenizeFn(beam.DoFn):
                 reasons[i] = f"empty_text: column {name!r} is empty"
             else:
                 ok_idx.append(i)
-        values, offsets, errors = _encode_texts(self._tok, [texts[i] for i in ok_idx], self._chunk)
+        values, offsets, errors = _encode_texts(self._tok, [texts[i] for i in ok_idx], self._chunk, self._backend)
         if errors:
             keep = np.ones(len(ok_idx), dtype=bool)
             for j, msg in errors.items():
@@ -558,6 +567,8 @@ class TokenizeText(beam.PTransform):
         response_column: Optional second text column tokenized into ``response_ids`` (never compressed).
         keep_text: Keep the text column(s) in the output.
         chunk_size: Texts per tokenizer call.
+        backend: Which library encodes (``pipelines.tokenizer.TOKENIZER_BACKENDS``; see
+            :func:`pipelines.tokenizer.encode_batch`). The ids are the same under every choice.
     """
 
     def __init__(
@@ -569,6 +580,7 @@ class TokenizeText(beam.PTransform):
         response_column: str | None = None,
         keep_text: bool = False,
         chunk_size: int = 256,
+        backend: str = "auto",
     ) -> None:
         super().__init__()
         self._fn = _TokenizeFn(
@@ -578,6 +590,7 @@ class TokenizeText(beam.PTransform):
             response_column=response_column,
             keep_text=keep_text,
             chunk_size=chunk_size,
+            backend=backend,
         )
 
     def expand(self, pcoll):  # noqa: D102 - Beam's hook, documented on the class

@@ -286,7 +286,7 @@ def test_help_explains_every_flag(capsys):
     text = capsys.readouterr().out
     for flag in ("--input", "--output", "--text-column", "--tokenizer", "--strategy", "--pool-size", "--max-len",
                  "--format", "--overwrite", "--keep-text", "--ids-column", "--response-column", "--allow-mismatch",
-                 "--max-tokens", "--seed", "--search", "--runner"):  # fmt: skip
+                 "--max-tokens", "--seed", "--search", "--tokenizer-backend", "--runner"):  # fmt: skip
         assert flag in text, flag
 
 
@@ -302,6 +302,7 @@ def test_config_validation():
         {"search": -1},
         {"unit_rows": 0},
         {"response_column": "text"},
+        {"tokenizer_backend": "sentencepiece"},
     ):
         kwargs = {"inputs": ("x",), "output": "o"} | bad
         with pytest.raises(ValueError):
@@ -423,3 +424,38 @@ def test_dask_runner_writes_the_same_bytes(tmp_path, parquet_dir):
         assert names and names == sorted(p.name for p in (dask / sub).iterdir())
         assert all((direct / sub / n).read_bytes() == (dask / sub / n).read_bytes() for n in names)
     assert (dask / "_SUCCESS").exists()
+
+
+def test_tokenizer_backends_write_the_same_bytes(tmp_path, parquet_dir):
+    """tiktoken (chosen by auto for the bundled GPT-2) and tokenizers give the same ids, so the same output."""
+    from pipelines.tokenizer import encoding_backend, load_tokenizer
+
+    assert encoding_backend(load_tokenizer()) == "tiktoken"
+    outs = {b: tmp_path / b for b in ("auto", "tiktoken", "tokenizers")}
+    for backend, out in outs.items():
+        summary = _run(parquet_dir, out, "--unit-rows", "3", "--tokenizer-backend", backend)
+        assert summary["records_in"] == summary["records_out"] + summary["records_rejected"] == 14
+        assert summary["config"]["tokenizer_backend"] == backend
+    for sub in ("data", "rejects"):
+        names = sorted(p.name for p in (outs["tokenizers"] / sub).iterdir())
+        assert names
+        for backend in ("auto", "tiktoken"):
+            assert names == sorted(p.name for p in (outs[backend] / sub).iterdir())
+            assert all(
+                (outs[backend] / sub / n).read_bytes() == (outs["tokenizers"] / sub / n).read_bytes() for n in names
+            )
+
+
+def test_tiktoken_backend_refused_before_any_work(tmp_path, parquet_dir):
+    """Forcing tiktoken on a tokenizer whose ids it cannot prove fails at planning, saying why; auto falls back."""
+    from pipelines.tokenizer import NotTiktokenEquivalent, default_tokenizer_path
+
+    config = json.loads((Path(default_tokenizer_path()) / "tokenizer.json").read_text("utf-8"))
+    config["normalizer"] = {"type": "NFC"}
+    path = tmp_path / "nfc.json"
+    path.write_text(json.dumps(config), "utf-8")
+    with pytest.raises(NotTiktokenEquivalent, match="normalizes text"):
+        _run(parquet_dir, tmp_path / "forced", "--tokenizer", path, "--tokenizer-backend", "tiktoken")
+    assert not (tmp_path / "forced").exists()
+    summary = _run(parquet_dir, tmp_path / "auto", "--tokenizer", path, "--base-id", GPT2_BASE)
+    assert summary["records_in"] == summary["records_out"] + summary["records_rejected"] == 14
