@@ -5,17 +5,18 @@ Tables (markdown, printed and written to ``benchmarks/results/codec.md``):
 1. Per corpus, strategy (best, savings, paper) and pool size (4096, non-binding; 512): token reduction
    (1 - sum(compressed) / sum(original), dictionary and delimiters included), the difference in points from the
    reference numbers in the corpus README, compress and decompress speed on one core (batch API over the whole
-   corpus), the bundled GPT-2 tokenizer's single-thread encode speed on the same text in the same run, and the ratio
-   compress speed / tokenize speed.
+   corpus), the bundled GPT-2 tokenizer's single-thread encode speed on the same text in the same run (through
+   ``pipelines.tokenizer.encode_batch``, the pipeline's own call: tiktoken, which it proves gives this tokenizer's
+   ids), and the ratio compress speed / tokenize speed.
 2. Per-token compress time for single records of 1K, 8K, 64K and 128K tokens, cut from one stream of real text
    mixed from all corpora (the same 128K tokens at every size), per strategy, with t(128K) / t(1K), and the time of
    each kernel stage (suffix array, LCP, savings selection, paper selection). 2b: records of 32-512 tokens (the
    size of many fine-tuning examples) from the same stream, next to the tokenizer on their text, with each
    strategy's fixed cost per record.
 3. Decompress speed per strategy and record size.
-4. The same texts through other tokenizer APIs of the same vocabulary (``encode_batch``, per-record ``encode``,
-   transformers' fast and pure-Python GPT-2 tokenizers, tiktoken over the same ranks), for context next to the speed
-   target.
+4. The same texts through other tokenizer APIs of the same vocabulary (Hugging Face tokenizers' ``encode_batch_fast``,
+   ``encode_batch`` and per-record ``encode``, transformers' fast and pure-Python GPT-2 tokenizers, the pipeline's
+   path forced to tokenizers), for context next to the speed target.
 
 Timing: every quantity is measured ``--repeats`` times (default 3) and the best is kept; the repeats are
 interleaved (repeat 1 of everything, then repeat 2, ...), so the compared quantities (tokenizer vs codec, strategy vs
@@ -23,10 +24,9 @@ strategy) see the same machine load. A measurement loops its call until it lasts
 Times are process CPU time by default (``--clock cpu``): the machine is shared and everything measured runs on one
 thread, so CPU time is the closest to "one dedicated core"; ``--clock wall`` uses wall time instead. The tokenizer
 runs single-threaded: ``RAYON_NUM_THREADS=1`` and ``TOKENIZERS_PARALLELISM=false`` are set before ``tokenizers`` is
-imported and the whole corpus goes through ``encode_batch_fast`` as in ``pipelines/tokenizer.py`` (serial on
-the calling thread with those settings); its
-cpu/wall ratio is reported to show it. Its BPE cache is warm (best of N on the same text), which favours the
-tokenizer and so makes the ratio conservative.
+imported, and the whole corpus goes through ``pipelines.tokenizer.encode_batch`` as the pipeline calls it (one
+tiktoken call per record, serial on the calling thread); its cpu/wall ratio is reported to show it. Caches are warm
+(best of N on the same text), which favours the tokenizer and so makes the ratio conservative.
 
 Run from the repository root::
 
@@ -139,9 +139,16 @@ class Corpus:
         return int(self.values.size)
 
 
-def tokenize(tok: Tokenizer, texts: list[str]) -> list:
-    """What the pipeline does (pipelines/tokenizer.py): ``encode_batch_fast`` (no offsets) where available."""
-    return getattr(tok, "encode_batch_fast", tok.encode_batch)(texts, add_special_tokens=False)
+def tokenize(tok: Tokenizer, texts: list[str], backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+    """What the pipeline does: ``pipelines.tokenizer.encode_batch`` (tiktoken for the bundled GPT-2)."""
+    from pipelines.tokenizer import encode_batch
+
+    return encode_batch(tok, texts, backend=backend)
+
+
+def hf_tokenize(tok: Tokenizer, texts: list[str]) -> list:
+    """Hugging Face tokenizers' fastest call: ``encode_batch_fast`` (no offsets)."""
+    return tok.encode_batch_fast(texts, add_special_tokens=False)
 
 
 def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
@@ -163,7 +170,13 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
     fast = PreTrainedTokenizerFast(tokenizer_object=tok)
     return {
         "tiktoken `encode_ordinary`, one call per record (same ranks and split pattern)": tiktoken_encoder(tok, config),
-        "tokenizers `encode_batch_fast` (the pipeline's; table 1)": lambda texts: tokenize(tok, texts),
+        "`pipelines.tokenizer.encode_batch`, backend auto = tiktoken (the pipeline's; table 1)": lambda texts: tokenize(
+            tok, texts
+        ),
+        "`pipelines.tokenizer.encode_batch`, backend tokenizers": lambda texts: tokenize(tok, texts, "tokenizers"),
+        "tokenizers `encode_batch_fast` (the pipeline's before the tiktoken backend)": lambda texts: hf_tokenize(
+            tok, texts
+        ),
         "tokenizers `encode_batch` (with offsets)": lambda texts: tok.encode_batch(texts, add_special_tokens=False),
         "tokenizers `encode`, one call per record": lambda texts: [
             tok.encode(t, add_special_tokens=False) for t in texts
@@ -196,12 +209,7 @@ def tiktoken_encoder(tok: Tokenizer, config: dict) -> Callable[[list[str]], obje
 
 def encode(tok: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Encode texts (no special tokens) into flat int32 values + int64 offsets."""
-    encs = tokenize(tok, texts)
-    lens = np.fromiter((len(e.ids) for e in encs), np.int64, len(encs))
-    offsets = np.zeros(len(encs) + 1, np.int64)
-    np.cumsum(lens, out=offsets[1:])
-    values = np.fromiter((i for e in encs for i in e.ids), np.int32, int(offsets[-1]))
-    return values, offsets
+    return tokenize(tok, texts)
 
 
 def load_corpus(corpus_dir: Path, name: str, tok: Tokenizer, limit: int | None) -> Corpus:
@@ -396,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         k = stream.size // size
         v = stream[: k * size].astype(np.int32)
         texts = tok.decode_batch([v[i * size : (i + 1) * size].tolist() for i in range(k)])
-        retokenized = sum(len(e.ids) for e in tokenize(tok, texts))
+        retokenized = int(tokenize(tok, texts)[1][-1])
         short_batches[size] = (v, np.arange(k + 1, dtype=np.int64) * size, texts, retokenized)
 
     # Warm the JIT (and check round trips and reductions once, untimed).
@@ -479,8 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         f"numba {numba.__version__}, tokenizers {tokenizers.__version__}, numpy {np.__version__}. "
         f"Clock: {'process CPU time' if args.clock == 'cpu' else 'wall time'}, best of {args.repeats} interleaved "
         f"repeats, each looped to >= {args.min_time:g} s. Tokenizer: bundled GPT-2 (base id {base}), "
-        "`encode_batch_fast` (as the pipeline calls it) over the whole corpus with RAYON_NUM_THREADS=1 and "
-        "TOKENIZERS_PARALLELISM=false (serial on the calling thread), warm BPE cache. Codec: batch API "
+        "`pipelines.tokenizer.encode_batch` as the pipeline calls it (backend auto: tiktoken, which the pipeline "
+        "proves gives this tokenizer's ids; one call per record, serial on the calling thread) over the whole "
+        "corpus, warm caches; table 4 has Hugging Face tokenizers' own speed. Codec: batch API "
         "(`compress_batch` / `decompress_batch`) over the whole corpus, one thread. "
         "Speeds are original (uncompressed) tokens per second, for decompression too."
         + (" **Quick mode: 20 records per corpus, one repeat; numbers are only a smoke test.**" if args.quick else "")
@@ -672,7 +681,7 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(
         f"The same stream cut into records of {', '.join(str(s) for s in short_sizes)} tokens (pool 4096), "
         "compressed in one `compress_batch` call per size; the tokenizer encodes the text of the same records "
-        "(each decoded from its ids, one `encode_batch_fast` call per size; its speed counts the ids it produces). "
+        "(each decoded from its ids, one `encode_batch` call per size; its speed counts the ids it produces). "
         "us/record = time / records. fixed = the per-record cost and per token = the per-token cost of a "
         "least-squares line through the us/record of all sizes: the fixed part is allocation and setup that "
         "every record pays, whatever its length.\n"
@@ -731,8 +740,8 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(
         "The same texts (all corpora, one list) through other APIs of the same GPT-2 vocabulary, one thread, warm "
         "cache, in the same run (the pure-Python one measured once). The speed target (below) is judged against the "
-        "pipeline's path, the fastest Hugging Face one; tiktoken, a different library over the same ranks, is "
-        "faster still (it is the likeliest source of the issue's 'about 3M tokens/s here'). The last column is the "
+        "pipeline's path: tiktoken since the tiktoken backend (it matches the issue's 'about 3M tokens/s here'); "
+        "Hugging Face tokenizers' fastest call, the pipeline's before, is the one below it. The last column is the "
         "default's compress speed over each path's speed. All paths yield the same ids.\n"
     )
     rows = []

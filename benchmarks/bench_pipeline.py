@@ -3,12 +3,14 @@
 Usage::
 
     python benchmarks/bench_pipeline.py [--corpus ../shared/corpus] [--repeats 2] [--also paper savings]
-                                        [--json out.json] [ltsc-pipeline or Beam args...]
+                                        [--also-backend tokenizers] [--json out.json] [ltsc-pipeline or Beam args...]
 
 Runs the two configurations alternately (``none`` first, so JIT compilation and file caches warm up on the baseline
 and never favour the codec), ``--repeats`` times each, in this one process, and prints per configuration the best
 wall time, records/s, tokens/s and the share of time per stage (read, tokenize, compress, verify, write: seconds
-summed over workers, measured inside the DoFns), then the ratio default / none.
+summed over workers, measured inside the DoFns), then the ratio default / none. ``--also-backend B`` adds ``none``
+and the default strategy with ``--tokenizer-backend B`` (labelled ``strategy/B``) to the same alternation, so the
+tokenizer backends are compared side by side too.
 """
 
 from __future__ import annotations
@@ -58,6 +60,14 @@ def main(argv: list[str] | None = None) -> int:
         "--also", nargs="*", default=[], metavar="STRATEGY", help="Further strategies to time (e.g. paper savings)."
     )
     p.add_argument(
+        "--also-backend",
+        nargs="*",
+        default=[],
+        metavar="BACKEND",
+        help="Tokenizer backends to time besides the default one, with none and the default strategy "
+        "(e.g. tokenizers).",
+    )
+    p.add_argument(
         "--wait-load",
         type=float,
         default=None,
@@ -74,15 +84,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("apache_beam").setLevel(logging.ERROR)
 
-    strategies = ["none", DEFAULT_STRATEGY, *[s for s in args.also if s not in ("none", DEFAULT_STRATEGY)]]
+    # label -> (strategy, extra ltsc-pipeline args)
+    configs = {s: (s, []) for s in ["none", DEFAULT_STRATEGY, *args.also]}
+    for backend in args.also_backend:
+        for strategy in ("none", DEFAULT_STRATEGY):
+            configs[f"{strategy}/{backend}"] = (strategy, ["--tokenizer-backend", backend])
+    strategies = list(configs)
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {s: [] for s in strategies}
     for _ in range(args.repeats):
-        for strategy in strategies:  # alternate, so slow phases of a shared machine hit every strategy
+        for label, (strategy, extra) in configs.items():  # alternate, so slow phases of a machine hit every one
             start_load = wait_for_load(args.wait_load, args.max_wait)
-            result = _one(args.corpus, strategy, beam_args)
+            result = _one(args.corpus, strategy, [*extra, *beam_args])
             result["bench_start_load"] = start_load
-            runs[strategy].append(result)
+            runs[label].append(result)
 
     report: dict = {"corpus": args.corpus, "beam_args": beam_args, "repeats": args.repeats}
     print(
@@ -90,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         f"repeats: {args.repeats}"
     )
     print(
-        f"{'strategy':>10} {'wall s best':>11} {'median':>7} {'CPU s':>6} {'records/s':>10} {'tokens/s':>11} "
+        f"{'strategy':>17} {'wall s best':>11} {'median':>7} {'CPU s':>6} {'records/s':>10} {'tokens/s':>11} "
         f"{'reduction':>9} {'x none':>6} {'x CPU':>6}  wall share ({', '.join(STAGES)})"
     )
     for strategy, items in runs.items():
@@ -120,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         r["ratio_wall_median"] = r["wall_s_median"] / base["wall_s_median"]
         r["ratio_cpu"] = r["cpu_s_min"] / base["cpu_s_min"]
         print(
-            f"{strategy:>10} {r['wall_s_best']:>11.2f} {r['wall_s_median']:>7.2f} {r['cpu_s_min']:>6.2f} "
+            f"{strategy:>17} {r['wall_s_best']:>11.2f} {r['wall_s_median']:>7.2f} {r['cpu_s_min']:>6.2f} "
             f"{r['records_per_s']:>10.1f} {r['tokens_per_s']:>11,.0f} {r['token_reduction']:>9.2%} "
             f"{r['ratio_wall_best']:>6.2f} {r['ratio_cpu']:>6.2f}  "
             + " ".join(f"{r['stage_share'][s]:.0%}" for s in STAGES)
@@ -133,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     for strategy in strategies:
         secs = report[strategy]["stage_seconds"]
         cpu = report[strategy]["stage_cpu_seconds"]
-        print(f"  {strategy:>8} stage wall s: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
-        print(f"  {strategy:>8} stage CPU s:  " + ", ".join(f"{s} {cpu[s]:.2f}" for s in STAGES))
+        print(f"  {strategy:>15} stage wall s: " + ", ".join(f"{s} {secs[s]:.2f}" for s in STAGES))
+        print(f"  {strategy:>15} stage CPU s:  " + ", ".join(f"{s} {cpu[s]:.2f}" for s in STAGES))
     report["load_average_before_after"] = [load_before[0], os.getloadavg()[0]]
     report["code"] = code_version()
     if args.json:
@@ -150,7 +165,8 @@ def _markdown(report: dict, strategies: list[str]) -> str:
         "",
         f"`python benchmarks/bench_pipeline.py` on `{report['corpus']}` (all records), code {report['code']}, "
         f"runner args `{' '.join(report['beam_args']) or '(default FnApiRunner)'}`, {report['repeats']} alternating "
-        f"runs per strategy, best wall time shown. 1-minute load average before/after: "
+        "runs per configuration (strategy, or strategy/tokenizer backend where not the default auto, which "
+        f"picks tiktoken for the bundled GPT-2), best wall time shown. 1-minute load average before/after: "
         f"{report['load_average_before_after'][0]:.1f} / {report['load_average_before_after'][1]:.1f} (2 cores; "
         "other work shares this machine, so wall times vary between runs: every run is listed below).",
         "",

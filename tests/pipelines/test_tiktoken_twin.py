@@ -232,3 +232,24 @@ def test_verified_patterns_are_the_known_ones(config: dict) -> None:
     """The bundled tokenizer's pattern is GPT-2's; cl100k's is written as in Hugging Face's Llama 3 files."""
     assert config["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == GPT2_PATTERN
     assert CL100K_PATTERN.startswith("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}")
+
+
+def test_threads_follow_tokenizers_knobs_and_never_change_ids(
+    tok: Tokenizer, sample_texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pipelines import tokenizer as T
+
+    monkeypatch.delenv("TOKENIZERS_PARALLELISM", raising=False)
+    monkeypatch.setenv("RAYON_NUM_THREADS", "3")
+    assert T._encode_threads() == 3
+    threaded = encode_batch(tok, sample_texts, backend="tiktoken")
+    assert T._POOL and T._POOL[0][0] == 3  # the texts did go through the pool
+    monkeypatch.delenv("RAYON_NUM_THREADS")
+    monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
+    assert T._encode_threads() == 1
+    serial = encode_batch(tok, sample_texts, backend="tiktoken")
+    reference = encode_batch(tok, sample_texts, backend="tokenizers")
+    for a, b in zip(threaded, serial, strict=True):
+        assert np.array_equal(a, b)
+    for a, b in zip(serial, reference, strict=True):
+        assert np.array_equal(a, b)
