@@ -3,14 +3,16 @@
 Usage::
 
     python benchmarks/bench_pipeline.py [--corpus ../shared/corpus] [--repeats 2] [--also paper savings]
-                                        [--also-backend tokenizers] [--json out.json] [ltsc-pipeline or Beam args...]
+                                        [--also-backend tokenizers] [--copies 10] [--json out.json]
+                                        [ltsc-pipeline or Beam args...]
 
 Runs the two configurations alternately (``none`` first, so JIT compilation and file caches warm up on the baseline
 and never favour the codec), ``--repeats`` times each, in this one process, and prints per configuration the best
 wall time, records/s, tokens/s and the share of time per stage (read, tokenize, compress, verify, write: seconds
 summed over workers, measured inside the DoFns), then the ratio default / none. ``--also-backend B`` adds ``none``
 and the default strategy with ``--tokenizer-backend B`` (labelled ``strategy/B``) to the same alternation, so the
-tokenizer backends are compared side by side too.
+tokenizer backends are compared side by side too. ``--copies N`` runs on N copies of every shard of the corpus
+(symbolic links in a temporary directory), so that per-job fixed costs weigh less.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--corpus", default=str(_ROOT.parent / "shared" / "corpus"))
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--copies", type=int, default=1, help="Run on this many copies of every shard of the corpus.")
     p.add_argument(
         "--also", nargs="*", default=[], metavar="STRATEGY", help="Further strategies to time (e.g. paper savings)."
     )
@@ -90,18 +93,25 @@ def main(argv: list[str] | None = None) -> int:
         for strategy in ("none", DEFAULT_STRATEGY):
             configs[f"{strategy}/{backend}"] = (strategy, ["--tokenizer-backend", backend])
     strategies = list(configs)
+    corpus = args.corpus
+    if args.copies > 1:
+        copies_dir = tempfile.mkdtemp(prefix="ltsc-bench-copies-")
+        for shard in sorted(Path(args.corpus).glob("*.parquet")):
+            for i in range(args.copies):
+                os.symlink(shard.resolve(), Path(copies_dir) / f"copy{i}_{shard.name}")
+        corpus = copies_dir
     load_before = os.getloadavg()
     runs: dict[str, list[dict]] = {s: [] for s in strategies}
     for _ in range(args.repeats):
         for label, (strategy, extra) in configs.items():  # alternate, so slow phases of a machine hit every one
             start_load = wait_for_load(args.wait_load, args.max_wait)
-            result = _one(args.corpus, strategy, [*extra, *beam_args])
+            result = _one(corpus, strategy, [*extra, *beam_args])
             result["bench_start_load"] = start_load
             runs[label].append(result)
 
-    report: dict = {"corpus": args.corpus, "beam_args": beam_args, "repeats": args.repeats}
+    report: dict = {"corpus": args.corpus, "copies": args.copies, "beam_args": beam_args, "repeats": args.repeats}
     print(
-        f"corpus: {args.corpus}   runner args: {' '.join(beam_args) or '(default FnApiRunner)'}   "
+        f"corpus: {args.corpus} x {args.copies}   runner args: {' '.join(beam_args) or '(default FnApiRunner)'}   "
         f"repeats: {args.repeats}"
     )
     print(
@@ -163,7 +173,9 @@ def _markdown(report: dict, strategies: list[str]) -> str:
     lines = [
         "# Pipeline benchmark",
         "",
-        f"`python benchmarks/bench_pipeline.py` on `{report['corpus']}` (all records), code {report['code']}, "
+        f"`python benchmarks/bench_pipeline.py` on `{report['corpus']}` (all records"
+        + (f", {report['copies']} copies of every shard" if report["copies"] > 1 else "")
+        + f"), code {report['code']}, "
         f"runner args `{' '.join(report['beam_args']) or '(default FnApiRunner)'}`, {report['repeats']} alternating "
         "runs per configuration (strategy, or strategy/tokenizer backend where not the default auto, which "
         f"picks tiktoken for the bundled GPT-2), best wall time shown. 1-minute load average before/after: "

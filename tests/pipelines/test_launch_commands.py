@@ -73,4 +73,4 @@ def test_readme_launch_command_parses_and_translates_to_the_runner_api(argv, tmp
 def test_worker_requirements_name_what_workers_import():
     lines = (REPO / "requirements-worker.txt").read_text().splitlines()
     names = {ln.split("#")[0].strip() for ln in lines} - {""}
-    assert {"tokenizers", "matplotlib"} <= names
+    assert {"tokenizers", "tiktoken", "matplotlib"} <= names
