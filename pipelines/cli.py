@@ -197,7 +197,7 @@ def inspect_text(
         seed=seed,
         hierarchical=hierarchical,
     )
-    ids, _ = encode_batch(tok, [text])
+    ids, _ = encode_batch(tok, [text], backend="tokenizers")  # one text: the same ids without tiktoken's set-up
     compressed = codec.compress(ids)
     round_trip = bool(np.array_equal(codec.decompress(compressed), ids))
     render = _Renderer(tok, base_id=base_id)
