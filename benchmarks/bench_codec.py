@@ -741,7 +741,7 @@ def main(argv: list[str] | None = None) -> int:
         "The same texts (all corpora, one list) through other APIs of the same GPT-2 vocabulary, one thread, warm "
         "cache, in the same run (the pure-Python one measured once). The speed target (below) is judged against the "
         "pipeline's path: tiktoken since the tiktoken backend (it matches the issue's 'about 3M tokens/s here'); "
-        "Hugging Face tokenizers' fastest call, the pipeline's before, is the one below it. The last column is the "
+        "Hugging Face tokenizers' fastest call (`encode_batch_fast`, the pipeline's path before) is the fourth row. The last column is the "
         "default's compress speed over each path's speed. All paths yield the same ids.\n"
     )
     rows = []
