@@ -37,6 +37,27 @@ def tokenizer(tokenizer_path):
     return load_tokenizer(tokenizer_path)
 
 
+@pytest.fixture(scope="session")
+def tok():
+    """The bundled tokenizer, loaded by ``load_tokenizer()`` with no argument (the product's default path)."""
+    from pipelines.tokenizer import load_tokenizer
+
+    return load_tokenizer()
+
+
+@pytest.fixture(scope="session")
+def sample_texts() -> list[str]:
+    """Every text of the bundled sample corpus."""
+    import glob
+
+    import pyarrow.parquet as pq
+
+    from pipelines.assets import default_sample_input
+
+    paths = sorted(glob.glob(default_sample_input()))
+    return [text for path in paths for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()]
+
+
 def corpus_table(n_copies: int = 1, *, bad: bool = True) -> pa.Table:
     """Records with ids ``r0``, ``r1``, ...; with ``bad``, a null and an empty text are appended."""
     texts: list[str | None] = [t for _ in range(n_copies) for t in TEXTS]

@@ -10,18 +10,15 @@ which is shown to matter (tiktoken would give other ids there).
 from __future__ import annotations
 
 import copy
-import glob
 import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
-from pipelines.assets import default_sample_input
 from pipelines.tokenizer import (
     CL100K_PATTERN,
     GPT2_PATTERN,
@@ -31,7 +28,6 @@ from pipelines.tokenizer import (
     default_tokenizer_path,
     encode_batch,
     encoding_backend,
-    load_tokenizer,
     tiktoken_twin,
 )
 from tests.pipelines.test_tokenizer import EDGE_CASES, KNOWN_IDS
@@ -42,17 +38,6 @@ tiktoken = pytest.importorskip("tiktoken")
 @pytest.fixture(scope="module")
 def config() -> dict:
     return json.loads((Path(default_tokenizer_path()) / "tokenizer.json").read_text("utf-8"))
-
-
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def sample_texts() -> list[str]:
-    paths = sorted(glob.glob(default_sample_input()))
-    return [text for path in paths for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()]
 
 
 def _both(tok: Tokenizer, texts: list[str]) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:

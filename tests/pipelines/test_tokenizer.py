@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import base64
-import glob
 import hashlib
 import json
 from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 from tokenizers import Tokenizer
 
-from pipelines.assets import default_sample_input
 from pipelines.tokenizer import (
     bytes_to_unicode,
     default_tokenizer_path,
@@ -55,17 +52,6 @@ EDGE_CASES = [
     "  leading and trailing spaces   \n\n\n \t\t",
     "Ελληνικά кириллица עברית العربية हिन्दी ไทย ١٢٣ ½ ² Ⅻ",
 ]
-
-
-@pytest.fixture(scope="module")
-def tok() -> Tokenizer:
-    return load_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def sample_texts() -> list[str]:
-    paths = sorted(glob.glob(default_sample_input()))
-    return [text for path in paths for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()]
 
 
 def _ranks_from_bundled() -> dict[bytes, int]:
