@@ -169,7 +169,7 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
         slow = GPT2Tokenizer(str(vocab_file), str(merges_file))
     fast = PreTrainedTokenizerFast(tokenizer_object=tok)
     return {
-        "tiktoken `encode_ordinary`, one call per record (same ranks and split pattern)": tiktoken_encoder(tok, config),
+        "tiktoken `encode_ordinary`, one call per record (same ranks and split pattern)": tiktoken_encoder(tok),
         "`pipelines.tokenizer.encode_batch`, backend auto = tiktoken (the pipeline's; table 1)": lambda texts: tokenize(
             tok, texts
         ),
@@ -188,28 +188,17 @@ def tokenizer_paths(tok: Tokenizer) -> dict[str, Callable[[list[str]], object]]:
     }
 
 
-def tiktoken_encoder(tok: Tokenizer, config: dict) -> Callable[[list[str]], object]:
-    """An encoder by tiktoken over the bundled tokenizer's own ranks and pre-tokenizer pattern (one call per record).
+def tiktoken_encoder(tok: Tokenizer) -> Callable[[list[str]], object]:
+    """The bare tiktoken ``encode_ordinary`` over the pipeline's twin of ``tok`` (one call per record, lists of ids).
 
-    ``config`` is the parsed ``tokenizer.json`` of ``tok``. The fastest single-thread GPT-2 encoder on PyPI,
-    for context: the test suite checks it gives the bundled tokenizer's ids (tests/pipelines/test_tokenizer.py).
+    The pipeline's own path (``encode_batch``) adds numpy output and its checks on top; this row shows their cost.
     """
-    import tiktoken
+    from pipelines.tokenizer import tiktoken_twin
 
-    from pipelines.tokenizer import byte_level_token_bytes
-
-    (split,) = [p for p in config["pre_tokenizer"]["pretokenizers"] if p["type"] == "Split"]
-    special = {t["content"]: t["id"] for t in config["added_tokens"]}
-    ranks = {b: i for i, b in byte_level_token_bytes(tok).items() if i not in special.values()}
-    enc = tiktoken.Encoding(
-        name="ltsc-bundled-gpt2", pat_str=split["pattern"]["Regex"], mergeable_ranks=ranks, special_tokens=special
-    )
+    enc, why = tiktoken_twin(tok)
+    if enc is None:
+        raise SystemExit(f"no tiktoken twin for the bundled tokenizer: {why}")
     return lambda texts: [enc.encode_ordinary(t) for t in texts]
-
-
-def encode(tok: Tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Encode texts (no special tokens) into flat int32 values + int64 offsets."""
-    return tokenize(tok, texts)
 
 
 def load_corpus(corpus_dir: Path, name: str, tok: Tokenizer, limit: int | None) -> Corpus:
@@ -217,7 +206,7 @@ def load_corpus(corpus_dir: Path, name: str, tok: Tokenizer, limit: int | None) 
     texts = pq.read_table(corpus_dir / f"{name}.parquet", columns=["text"]).column("text").to_pylist()
     if limit is not None:
         texts = texts[:limit]
-    values, offsets = encode(tok, texts)
+    values, offsets = tokenize(tok, texts)
     return Corpus(name, texts, values, offsets)
 
 
@@ -741,7 +730,8 @@ def main(argv: list[str] | None = None) -> int:
         "The same texts (all corpora, one list) through other APIs of the same GPT-2 vocabulary, one thread, warm "
         "cache, in the same run (the pure-Python one measured once). The speed target (below) is judged against the "
         "pipeline's path: tiktoken since the tiktoken backend (it matches the issue's 'about 3M tokens/s here'); "
-        "Hugging Face tokenizers' fastest call (`encode_batch_fast`, the pipeline's path before) is the fourth row. The last column is the "
+        "Hugging Face tokenizers' fastest call (`encode_batch_fast`, the pipeline's path before) is the fourth "
+        "row. The last column is the "
         "default's compress speed over each path's speed. All paths yield the same ids.\n"
     )
     rows = []

@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = [
     "NotTiktokenEquivalent",
     "TOKENIZER_BACKENDS",
     "TOKENIZER_CONFIG_FILE",
+    "available_cpus",
     "TOKENIZER_FILE",
     "byte_level_token_bytes",
     "bytes_to_unicode",
@@ -304,27 +306,28 @@ def _encode_threads() -> int:
         return int(rayon)
     if os.environ.get("TOKENIZERS_PARALLELISM", "").strip().lower() in {"0", "false", "no", "off"}:
         return 1
+    return available_cpus()
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
     try:
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
 
 
-#: The tiktoken backend's threads (tiktoken releases the GIL while it encodes), started on first use.
-_POOL: list = []
+#: The tiktoken backend's thread pools by size (tiktoken releases the GIL while it encodes), started on first use.
+_POOLS: dict[int, ThreadPoolExecutor] = {}
 
 
 def _encode_all(encode, texts: list[str]) -> list:
     threads = min(_encode_threads(), len(texts))
     if threads < 2:
         return [encode(text) for text in texts]
-    if not _POOL or _POOL[0][0] != threads:
-        from concurrent.futures import ThreadPoolExecutor
-
-        if _POOL:
-            _POOL.pop()[1].shutdown(wait=False)
-        _POOL.append((threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ltsc-tokenize")))
-    return list(_POOL[0][1].map(encode, texts))  # in order: the output does not depend on the threads
+    if threads not in _POOLS:
+        _POOLS[threads] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ltsc-tokenize")
+    return list(_POOLS[threads].map(encode, texts))  # in order: the output does not depend on the threads
 
 
 def encode_batch(tok: Tokenizer, texts: Sequence[str], *, backend: str = "auto") -> tuple[np.ndarray, np.ndarray]:

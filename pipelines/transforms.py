@@ -89,13 +89,6 @@ _IDS_TYPE = pa.list_(pa.int32())
 _PARALLEL_MIN_TOKENS = 50_000
 
 
-def _available_cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 # ---------------------------------------------------------------------------------------------------------------- #
 # Batch helpers (pure functions over pyarrow / numpy)
 # ---------------------------------------------------------------------------------------------------------------- #
@@ -661,8 +654,10 @@ class _CompressFn(beam.DoFn):
 
     def setup(self) -> None:
         if self._codec is not None:
+            from pipelines.tokenizer import available_cpus
+
             _warm(self._codec)
-            n = self._threads or _available_cpus()
+            n = self._threads or available_cpus()
             self._n_threads = n
             if n > 1:
                 # The codec's kernels release the GIL (nogil): record groups compress in parallel threads.

@@ -228,7 +228,7 @@ def test_threads_follow_tokenizers_knobs_and_never_change_ids(
     monkeypatch.setenv("RAYON_NUM_THREADS", "3")
     assert T._encode_threads() == 3
     threaded = encode_batch(tok, sample_texts, backend="tiktoken")
-    assert T._POOL and T._POOL[0][0] == 3  # the texts did go through the pool
+    assert 3 in T._POOLS  # the texts did go through a pool of 3 threads
     monkeypatch.delenv("RAYON_NUM_THREADS")
     monkeypatch.setenv("TOKENIZERS_PARALLELISM", "false")
     assert T._encode_threads() == 1
