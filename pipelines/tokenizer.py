@@ -133,9 +133,9 @@ TOKENIZER_BACKENDS = ("auto", "tiktoken", "tokenizers")
 #: Pre-tokenizer patterns whose matches under the two regex engines (Oniguruma in tokenizers, fancy-regex in
 #: tiktoken) are verified equal over every Unicode scalar value in several contexts, by
 #: ``tests/pipelines/test_tiktoken_twin.py``: GPT-2's (the bundled tokenizer's, and ``ByteLevel(use_regex=True)``'s
-#: built-in one), cl100k's as Hugging Face's Llama 3 and Qwen2 tokenizer files write it, and o200k's as tiktoken
-#: defines it (and ``TikTokenConverter(pattern=...)`` writes it). A tokenizer with any other pattern keeps the
-#: tokenizers backend.
+#: built-in one), cl100k's as Hugging Face's Llama 3 tokenizer files write it, and o200k's as tiktoken defines it
+#: (and ``TikTokenConverter(pattern=O200K_PATTERN)`` writes it). A tokenizer with any other pattern (Qwen2's, whose
+#: ``\p{N}`` takes one digit, for one) keeps the tokenizers backend.
 GPT2_PATTERN = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
 CL100K_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+"
@@ -272,8 +272,8 @@ def tiktoken_twin(tok: Tokenizer) -> tuple[object | None, str | None]:
     The conditions are checked, not assumed: no normalizer, truncation or padding; a byte-level BPE that takes
     in-vocabulary pre-tokens whole, whose merges are every two-token split of every token in the order of the
     merged token's id (as ``transformers``' ``TikTokenConverter`` writes them, and as the bundled GPT-2 has them);
-    a split pattern from :data:`VERIFIED_PATTERNS`; added tokens that cannot overlap. About 0.5 s for a 50K
-    vocabulary and 4.5 s for a 200K one, once per tokenizer and process.
+    a split pattern from :data:`VERIFIED_PATTERNS`; added tokens that cannot overlap. About 0.7 s for a 50K
+    vocabulary and 4 s for a 200K one, once per tokenizer and process.
 
     Returns:
         ``(encoding, None)``, or ``(None, reason)`` when the ids could differ or tiktoken is not installed.

@@ -58,6 +58,12 @@ def sample_texts() -> list[str]:
     return [text for path in paths for text in pq.read_table(path, columns=["text"]).column("text").to_pylist()]
 
 
+@pytest.fixture(scope="session")
+def sample_lines(sample_texts: list[str]) -> list[str]:
+    """Every line of the bundled sample corpus, line ends kept: short texts that start and end anywhere."""
+    return [line for text in sample_texts for line in text.splitlines(keepends=True)]
+
+
 def corpus_table(n_copies: int = 1, *, bad: bool = True) -> pa.Table:
     """Records with ids ``r0``, ``r1``, ...; with ``bad``, a null and an empty text are appended."""
     texts: list[str | None] = [t for _ in range(n_copies) for t in TEXTS]
