@@ -7,6 +7,7 @@ only where the hub or its local cache is reachable.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -205,17 +206,17 @@ def _merges_match_ranks(vocab: dict[str, int], merges: list) -> str | None:
     return None
 
 
-def _tiktoken_twin(tok: Tokenizer):
-    """A ``tiktoken.Encoding`` that gives exactly ``tok``'s ids, or :class:`NotTiktokenEquivalent` saying why not."""
-    if not isinstance(tok, Tokenizer):
-        raise NotTiktokenEquivalent(f"not a tokenizers.Tokenizer but {type(tok).__name__}")
+def _tiktoken_twin(config: dict):
+    """A ``tiktoken.Encoding`` giving exactly the ids of the tokenizer file ``config``, or why not.
+
+    ``config`` is a parsed ``tokenizer.json``; the reason is a :class:`NotTiktokenEquivalent`.
+    """
     try:
         import tiktoken
     except ImportError as err:
         raise NotTiktokenEquivalent("tiktoken is not installed") from err
-    if tok.truncation is not None or tok.padding is not None:
+    if config.get("truncation") is not None or config.get("padding") is not None:
         raise NotTiktokenEquivalent("the tokenizer truncates or pads")
-    config = json.loads(tok.to_str())
     model = config.get("model") or {}
     if config.get("normalizer") is not None:
         raise NotTiktokenEquivalent(f"the tokenizer normalizes text ({config['normalizer'].get('type')})")
@@ -261,9 +262,32 @@ def _tiktoken_twin(tok: Tokenizer):
     return tiktoken.Encoding("ltsc-twin", pat_str=pattern, mergeable_ranks=ranks, special_tokens=specials)
 
 
-#: The tiktoken twin of each tokenizer seen in this process (or why it has none), keyed by ``id(tok)``; the
-#: tokenizer is held too, so its id is never reused for another while the entry lives.
-_TWINS: dict[int, tuple[Tokenizer, object, str | None]] = {}
+#: The tiktoken twin of each tokenizer object seen in this process (or why it has none), keyed by ``id(tok)``,
+#: with the object's truncation, padding and vocabulary size when it was checked; the tokenizer is held too, so
+#: its id is never reused for another while the entry lives.
+_TWINS: dict[int, tuple[Tokenizer, tuple, object, str | None]] = {}
+
+#: The same keyed by the SHA-256 of the tokenizer's whole serialized file (``Tokenizer.to_str()``, which holds
+#: its truncation and padding too): a job loads its tokenizer more than once in one process (at plan time and in
+#: each worker's setup), and the twin of a 200K vocabulary takes seconds to build, its file a third of a second
+#: to serialize and hash.
+_TWINS_BY_FILE: dict[str, tuple[object, str | None]] = {}
+
+
+def _twin_of_file(tok: Tokenizer) -> tuple[object | None, str | None]:
+    """:func:`tiktoken_twin` of ``tok``'s serialized file, built once per distinct file and process."""
+    text = tok.to_str()
+    key = hashlib.sha256(text.encode()).hexdigest()
+    hit = _TWINS_BY_FILE.get(key)
+    if hit is None:
+        try:
+            hit = (_tiktoken_twin(json.loads(text)), None)
+        except NotTiktokenEquivalent as err:
+            hit = (None, str(err))
+        if len(_TWINS_BY_FILE) >= 8:
+            _TWINS_BY_FILE.clear()
+        _TWINS_BY_FILE[key] = hit
+    return hit
 
 
 def tiktoken_twin(tok: Tokenizer) -> tuple[object | None, str | None]:
@@ -273,21 +297,23 @@ def tiktoken_twin(tok: Tokenizer) -> tuple[object | None, str | None]:
     in-vocabulary pre-tokens whole, whose merges are every two-token split of every token in the order of the
     merged token's id (as ``transformers``' ``TikTokenConverter`` writes them, and as the bundled GPT-2 has them);
     a split pattern from :data:`VERIFIED_PATTERNS`; added tokens that cannot overlap. About 0.7 s for a 50K
-    vocabulary and 4 s for a 200K one, once per tokenizer and process.
+    vocabulary and 4 s for a 200K one, once per distinct tokenizer file and process (a second object loaded from
+    the same file reuses it). A tokenizer object's result is kept while its truncation, padding and vocabulary
+    size stay as they were: one that enables truncation or adds tokens afterwards is checked again.
 
     Returns:
         ``(encoding, None)``, or ``(None, reason)`` when the ids could differ or tiktoken is not installed.
     """
+    if not isinstance(tok, Tokenizer):
+        return None, f"not a tokenizers.Tokenizer but {type(tok).__name__}"
+    state = (tok.truncation, tok.padding, tok.get_vocab_size(with_added_tokens=True))
     hit = _TWINS.get(id(tok))
-    if hit is None or hit[0] is not tok:
-        try:
-            hit = (tok, _tiktoken_twin(tok), None)
-        except NotTiktokenEquivalent as err:
-            hit = (tok, None, str(err))
+    if hit is None or hit[0] is not tok or hit[1] != state:
+        hit = (tok, state, *_twin_of_file(tok))
         if len(_TWINS) >= 8:
             _TWINS.clear()
         _TWINS[id(tok)] = hit
-    return hit[1], hit[2]
+    return hit[2], hit[3]
 
 
 def encoding_backend(tok: Tokenizer, backend: str = "auto") -> str:

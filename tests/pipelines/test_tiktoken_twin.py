@@ -247,6 +247,21 @@ def test_no_twin_for_truncation_padding_or_other_objects(tok: Tokenizer) -> None
     assert "not a tokenizers.Tokenizer" in tiktoken_twin(object())[1]
 
 
+def test_twin_is_built_once_per_file_and_rechecked_when_the_object_changes(tok: Tokenizer) -> None:
+    twin = tiktoken_twin(tok)[0]
+    again = Tokenizer.from_str(tok.to_str())  # another object from the same file: plan time, then worker setup
+    assert tiktoken_twin(again)[0] is twin
+    again.enable_truncation(8)  # the same object, changed after it was checked
+    assert tiktoken_twin(again) == (None, "the tokenizer truncates or pads")
+    again.no_truncation()
+    assert tiktoken_twin(again)[0] is twin
+    again.add_tokens(["<|fim_middle|>"])
+    grown, why = tiktoken_twin(again)
+    assert why is None and grown is not twin and grown.n_vocab == twin.n_vocab + 1
+    assert grown.encode("a<|fim_middle|>b", allowed_special="all") == again.encode("a<|fim_middle|>b").ids
+    assert tiktoken_twin(tok)[0] is twin  # the file the fixture was loaded from still maps to its own twin
+
+
 def test_verified_patterns_are_the_known_ones(config: dict) -> None:
     """The bundled tokenizer's pattern is GPT-2's; cl100k's is written as in Hugging Face's Llama 3 files; o200k's
     is tiktoken's own (``tiktoken_ext.openai_public.o200k_base``, which would download its ranks, so its source)."""
