@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tokenizers import Tokenizer
 
+import pipelines.tokenizer as tokenizer_module
 from pipelines.tokenizer import (
     CL100K_PATTERN,
     GPT2_PATTERN,
@@ -247,7 +248,12 @@ def test_no_twin_for_truncation_padding_or_other_objects(tok: Tokenizer) -> None
     assert "not a tokenizers.Tokenizer" in tiktoken_twin(object())[1]
 
 
-def test_twin_is_built_once_per_file_and_rechecked_when_the_object_changes(tok: Tokenizer) -> None:
+def test_twin_is_built_once_per_file_and_rechecked_when_the_object_changes(
+    tok: Tokenizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Empty caches: earlier tests in this worker cannot have evicted one of them but not the other.
+    monkeypatch.setattr(tokenizer_module, "_TWINS", {})
+    monkeypatch.setattr(tokenizer_module, "_TWINS_BY_FILE", {})
     twin = tiktoken_twin(tok)[0]
     again = Tokenizer.from_str(tok.to_str())  # another object from the same file: plan time, then worker setup
     assert tiktoken_twin(again)[0] is twin
